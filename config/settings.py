@@ -1,0 +1,168 @@
+"""Frozen settings, parsed once at start-up from the environment and optional ``config/*.toml``.
+
+Nothing below the composition root reads ``os.environ``: each component receives only its own
+section. Bad values fail loudly here, with the variable's name, instead of deep inside a handler.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping
+
+CONFIG_DIR = Path(__file__).resolve().parent
+DEFAULT_GRAPH_URL = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "22.0"
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class WhatsAppConfig:
+    app_secret: str | None = None
+    verify_token: str | None = None
+    token: str | None = None
+    phone_number_id: str | None = None
+    graph_url: str = DEFAULT_GRAPH_URL
+    api_version: str = DEFAULT_API_VERSION
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    database_url: str = "sqlite+aiosqlite:///gridworks.db"
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsConfig:
+    """Key material. Empty values mean "generate once and keep in the state directory" (development)."""
+
+    signing_key: str | None = None
+    blinding_seed: str | None = None
+    data_keys: tuple[str, ...] = ()
+    state_dir: Path = Path(".gridworks")
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfig:
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    clock_start: datetime | None = None
+    log_level: str = "INFO"
+    product: Mapping[str, object] = field(default_factory=dict)
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual ``sqlite:///path`` / ``postgresql://…`` forms and pick the async driver."""
+    url = url.strip()
+    if not url:
+        raise SettingsError("DATABASE_URL is empty")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(f"DATABASE_URL is not a URL: {url!r}")
+    base = scheme.split("+", 1)[0].lower()
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgres", "postgresql"):
+        return f"postgresql+asyncpg://{rest}"
+    raise SettingsError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgresql://)")
+
+
+def _parse_clock(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise SettingsError(f"GRIDWORKS_CLOCK is not an ISO-8601 time: {raw!r}") from exc
+    if value.tzinfo is None:
+        raise SettingsError("GRIDWORKS_CLOCK needs a UTC offset, e.g. 2026-11-23T10:00:00+05:30")
+    return value
+
+
+def _parse_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def load_product_config(config_dir: Path = CONFIG_DIR) -> dict[str, object]:
+    """Merge every ``config/*.toml`` into one mapping keyed by file stem (``tiers.toml`` → ``["tiers"]``)."""
+    merged: dict[str, object] = {}
+    for path in sorted(config_dir.glob("*.toml")):
+        with path.open("rb") as fh:
+            try:
+                merged[path.stem] = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"{path.name}: {exc}") from exc
+    return merged
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CONFIG_DIR) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``) and the TOML files in ``config_dir``."""
+    env = dict(os.environ if env is None else env)
+    graph_url = env.get("WHATSAPP_GRAPH_URL") or DEFAULT_GRAPH_URL
+    if not graph_url.startswith(("http://", "https://")):
+        raise SettingsError(f"WHATSAPP_GRAPH_URL must start with http:// or https://, got {graph_url!r}")
+    api_version = (env.get("WHATSAPP_API_VERSION") or DEFAULT_API_VERSION).lstrip("v")
+    try:
+        float(api_version)
+    except ValueError as exc:
+        raise SettingsError(f"WHATSAPP_API_VERSION must look like 22.0, got {api_version!r}") from exc
+    state_dir = Path(env.get("GRIDWORKS_STATE_DIR") or ".gridworks")
+    db_url = env.get("DATABASE_URL") or f"sqlite:///{state_dir / 'gridworks.db'}"
+    data_keys = tuple(k.strip() for k in (env.get("GRIDWORKS_DATA_KEYS") or "").split(",") if k.strip())
+    level = (env.get("GRIDWORKS_LOG_LEVEL") or "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"GRIDWORKS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Settings(
+        whatsapp=WhatsAppConfig(
+            app_secret=env.get("WHATSAPP_APP_SECRET") or None,
+            verify_token=env.get("WHATSAPP_VERIFY_TOKEN") or None,
+            token=env.get("WHATSAPP_TOKEN") or None,
+            phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID") or None,
+            graph_url=graph_url.rstrip("/"),
+            api_version=api_version,
+        ),
+        storage=StorageConfig(
+            database_url=normalize_database_url(db_url),
+            redis_url=env.get("REDIS_URL") or None,
+        ),
+        secrets=SecretsConfig(
+            signing_key=env.get("GRIDWORKS_SIGNING_KEY") or None,
+            blinding_seed=env.get("GRIDWORKS_BLINDING_SEED") or None,
+            data_keys=data_keys,
+            state_dir=state_dir,
+        ),
+        llm=LLMConfig(
+            api_key=env.get("OPENAI_API_KEY") or None,
+            base_url=env.get("OPENAI_BASE_URL") or None,
+            model=env.get("GRIDWORKS_LLM_MODEL") or "gpt-4o-mini",
+            timeout_s=_parse_float(env, "GRIDWORKS_LLM_TIMEOUT", 3.0),
+        ),
+        clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
+        log_level=level,
+        product=load_product_config(config_dir),
+    )
