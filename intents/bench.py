@@ -1,0 +1,77 @@
+"""``gridworks bench intents``: latency per message (p50/p99) and throughput, single and batched.
+
+Latency is reported as wall-clock and as process CPU time: on a shared, busy machine the wall-clock tail
+measures the scheduler, the CPU figure measures the pipeline.
+
+Top-level imports stay light (the bench command imports this module when building its parser).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--messages", type=int, default=3000, help="how many messages to classify")
+    parser.add_argument("--batch", type=int, default=64, help="batch size for classify_many")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    import logging
+
+    import structlog
+
+    from intents.evaluate import default_eval_files, load_rows
+    from intents.pipeline import IntentPipeline
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    started = time.perf_counter()
+    import spacy  # noqa: F401 - the library import is a process cost, reported apart from loading the model
+
+    import_s = time.perf_counter() - started
+    started = time.perf_counter()
+    pipeline = IntentPipeline.load()
+    load_s = time.perf_counter() - started
+    texts = [r["text"] for r in load_rows(default_eval_files())] or ["reliance ke 10 share 2450 pe le lo"]
+    n = max(1, getattr(args, "messages", 3000))
+    # Interleave the languages (the eval files are grouped by language) so the sample mixes them.
+    stride = 7919
+    sample = [texts[(i * stride) % len(texts)] for i in range(n)]
+    pipeline.tokenizers.warm()
+    for text in sample[:300]:
+        pipeline.classify(text)  # warm-up
+    wall: list[float] = []
+    cpu: list[float] = []
+    t0 = time.perf_counter()
+    for text in sample:
+        s, c = time.perf_counter_ns(), time.process_time_ns()
+        pipeline.classify(text)
+        cpu.append((time.process_time_ns() - c) / 1e6)
+        wall.append((time.perf_counter_ns() - s) / 1e6)
+    single_s = time.perf_counter() - t0
+    batch = max(1, getattr(args, "batch", 64))
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        pipeline.classify_many(sample[i:i + batch])
+    batched_s = time.perf_counter() - t0
+    return {
+        "messages": n,
+        "import_spacy_s": round(import_s, 3),
+        "load_s": round(load_s, 3),
+        "single_p50_ms": round(_percentile(wall, 0.50), 3),
+        "single_p99_ms": round(_percentile(wall, 0.99), 3),
+        "single_max_ms": round(max(wall), 3),
+        "single_cpu_p50_ms": round(_percentile(cpu, 0.50), 3),
+        "single_cpu_p99_ms": round(_percentile(cpu, 0.99), 3),
+        "single_msgs_per_s": round(n / single_s, 1),
+        "batched_msgs_per_s": round(n / batched_s, 1),
+        "batched_ms_per_msg": round(batched_s * 1000 / n, 3),
+        "batch_size": batch,
+    }

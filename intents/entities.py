@@ -1,0 +1,147 @@
+"""Turn scanned spans into :class:`intents.types.Entities` for an intent.
+
+Numbers get a role from the words around them: a share noun after a number makes it the quantity, a price
+marker ("@", "pe", "पर", "at") makes it the limit price, a trigger word the stop-loss trigger, a currency mark
+with a possessive ("₹5000 ka TCS") the amount to invest. Nothing is ever invented: a role without evidence
+and without a free number stays empty, and the handler asks for it.
+"""
+
+from __future__ import annotations
+
+from intents.lexicon import Lexicon
+from intents.scan import Span
+from intents.types import Entities
+
+_NEAR = 2
+
+
+def _window(toks: list[str], start: int, end: int) -> tuple[list[str], list[str]]:
+    before = toks[max(0, start - _NEAR):start]
+    after = toks[end:end + _NEAR]
+    return before, after
+
+
+def _has(words: frozenset[str], toks: list[str]) -> bool:
+    return any(t in words for t in toks) or any(" ".join(toks[i:i + 2]) in words for i in range(len(toks) - 1))
+
+
+class EntityExtractor:
+    def __init__(self, lexicon: Lexicon, learned: dict[str, list[str]] | None = None) -> None:
+        """``learned``: marker words found next to slots in the training phrases (see
+        :func:`intents.expand.slot_markers`); they extend the hand-written lists for every language."""
+        self.lx = lexicon
+        w = lexicon.word_set
+        learned = learned or {}
+        numberish = {k[0] for k in (*lexicon.numbers, *lexicon.multipliers) if len(k) == 1}
+
+        def extra(name: str) -> frozenset[str]:
+            return frozenset(t for t in learned.get(name, ()) if t not in numberish)
+
+        self.currency = w("currency")
+        self.currency_stems = tuple(c for c in self.currency if len(c) >= (2 if not c.isascii() else 4))
+        self.share_nouns = w("share_nouns") | extra("share_nouns")
+        self.price_markers = w("price_markers")
+        self.weak_price_markers = (w("weak_price_markers") | extra("price_markers")) - self.price_markers
+        self.trigger_markers = w("trigger_markers") | extra("trigger_markers")
+        self.amount_markers = w("amount_markers")
+        self.amount_verbs = w("amount_verbs") | extra("amount_markers")
+        self.market = w("market_words")
+        self.intraday = w("intraday_words")
+        self.delivery = w("delivery_words")
+
+    def _is_currency(self, tok: str) -> bool:
+        return tok in self.currency or tok.startswith(self.currency_stems)
+
+    def _after_trigger(self, toks: list[str], start: int) -> bool:
+        """A trigger word right before the number ("trigger 390", "stop loss at 390", "sl @ 390")."""
+        j = start
+        if j > 0 and toks[j - 1] in self.price_markers and toks[j - 1] not in self.trigger_markers:
+            j -= 1
+        return j > 0 and (toks[j - 1] in self.trigger_markers or " ".join(toks[max(0, j - 2):j]) in self.trigger_markers)
+
+    def _roles(self, toks: list[str], nums: list[Span]) -> dict[str, Span]:
+        roles: dict[str, Span] = {}
+        free: list[tuple[Span, bool, bool]] = []   # span, is_money, weak price evidence
+        amount_context = any(t in self.amount_verbs for t in toks)
+        for span in nums:
+            value = float(span.value)
+            if value < 1:
+                continue  # "half", "aadha": a share of a holding, not a count or a price
+            before, after = _window(toks, span.start, span.end)
+            prev = before[-1] if before else ""
+            after_cur = [t for t in after if not self._is_currency(t)]
+            nxt = after_cur[0] if after_cur else ""
+            multiplied = span.end - span.start > 1 and value >= 1000
+            is_money = (self._is_currency(prev) or any(self._is_currency(t) for t in after[:1]) or multiplied
+                        or prev == "worth" or (nxt in self.amount_markers and value >= 500))
+            if self._after_trigger(toks, span.start) or nxt in self.trigger_markers:
+                roles.setdefault("trigger_price", span)
+            elif (nxt in self.share_nouns or prev in ("qty", "quantity")
+                  or (len(after_cur) > 1 and after_cur[1] in self.share_nouns and not after_cur[0][0].isdigit())):
+                roles.setdefault("quantity", span)
+            elif prev in self.price_markers or nxt in self.price_markers:
+                roles.setdefault("price", span)
+            elif is_money and (nxt in self.amount_markers or prev in ("worth", "for", "of") or amount_context):
+                roles.setdefault("amount", span)
+            else:
+                weak = prev in self.weak_price_markers or nxt in self.weak_price_markers
+                free.append((span, is_money, weak))
+        for span, is_money, weak in free:
+            if ("quantity" not in roles and "amount" not in roles and not is_money and not weak
+                    and float(span.value).is_integer()):
+                roles["quantity"] = span
+        if "amount" in roles and "quantity" in roles:
+            # A count and a money figure: the money is the limit price, not a value to invest.
+            money = roles.pop("amount")
+            roles.setdefault("price", money)
+        for span, is_money, weak in free:
+            if any(span is r for r in roles.values()):
+                continue
+            if is_money and "quantity" not in roles and "amount" not in roles and "price" not in roles:
+                roles["amount"] = span
+            elif "price" not in roles:
+                roles["price"] = span
+        return roles
+
+    def extract(self, intent: str, toks: list[str], spans: list[Span]) -> Entities:
+        symbol = next((s.value for s in spans if s.kind == "sym"), None)
+        candidates: tuple[str, ...] = ()
+        if symbol is None:
+            amb = next((s for s in spans if s.kind == "amb"), None)
+            if amb is not None:
+                candidates = tuple(amb.value)  # type: ignore[arg-type]
+        language = next((s.value for s in spans if s.kind == "lang"), None)
+        nums = [s for s in spans if s.kind == "num"]
+        tokset = set(toks)
+        if intent in ("buy", "sell"):
+            roles = self._roles(toks, nums)
+            qty = roles.get("quantity")
+            quantity = int(qty.value) if qty is not None and float(qty.value).is_integer() else None
+            price = float(roles["price"].value) if "price" in roles else None
+            trigger = float(roles["trigger_price"].value) if "trigger_price" in roles else None
+            amount = float(roles["amount"].value) if "amount" in roles else None
+            if tokset & self.market:
+                price = None
+            if trigger is not None:
+                order_type = "SL" if price is not None else "SL-M"
+            else:
+                order_type = "LIMIT" if price is not None else "MARKET"
+            product = "MIS" if tokset & self.intraday else "CNC" if tokset & self.delivery else None
+            return Entities(symbol=symbol, quantity=quantity, price=_num(price), trigger_price=_num(trigger),
+                            order_type=order_type, product=product, amount=_num(amount),
+                            symbol_candidates=candidates)
+        if intent == "set_alert":
+            price = max((float(s.value) for s in nums), default=None)
+            return Entities(symbol=symbol, price=_num(price), symbol_candidates=candidates)
+        if intent == "change_language":
+            return Entities(language=language)  # type: ignore[arg-type]
+        if intent == "price_quote":
+            return Entities(symbol=symbol, symbol_candidates=candidates)
+        return Entities()
+
+
+def _num(value: float | None) -> float | int | None:
+    """Whole rupees as int (2450, not 2450.0) so traces and eval compare cleanly."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() else round(value, 2)

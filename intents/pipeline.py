@@ -1,0 +1,189 @@
+"""The multilingual intent pipeline: message text → :class:`intents.types.IntentResult`.
+
+Stages (all in memory, no I/O after :meth:`IntentPipeline.load`): normalise and scan (names, numbers,
+receipts) → detect the language → classify the masked text with the trained spaCy textcat → extract the
+entities the intent needs → gate on confidence and safety. ``aclassify`` may additionally ask an optional
+LLM about low-confidence messages; its answer goes through the same entity rules and gating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import structlog
+
+from intents.entities import EntityExtractor
+from intents.features import Analysed, analyse
+from intents.fuzzy import FuzzyIndex
+from intents.gating import GatePolicy, decide
+from intents.langid import LanguageIdentifier
+from intents.lexicon import DATA_DIR, Lexicon, build_lexicon
+from intents.scan import Scanner
+from intents.topics import TIPS, TopicIndex
+from intents.types import INTENTS, Entities, IntentResult
+from intents import model as M
+
+if TYPE_CHECKING:
+    from intents.llm import LLMFallback
+
+log = structlog.get_logger(__name__)
+
+
+class IntentPipeline:
+    def __init__(self, *, nlp: Any, lexicon: Lexicon, vocabulary: Iterable[str],
+                 langid_counts: dict[str, dict[str, int]], memory: dict[str, str],
+                 llm: LLMFallback | None = None, policy: GatePolicy = GatePolicy(),
+                 model_dir: Path | None = None, markers: dict[str, list[str]] | None = None,
+                 topics: TopicIndex | None = None) -> None:
+        self.nlp = nlp
+        self.textcat = nlp.get_pipe("textcat") if nlp is not None else None
+        self.tokenizers = M.make_tokenizers()
+        self.lexicon = lexicon
+        self.scanner = Scanner(lexicon, FuzzyIndex({**lexicon.symbols, **lexicon.ambiguous}, vocabulary=vocabulary))
+        self.extractor = EntityExtractor(lexicon, markers)
+        self.langid = LanguageIdentifier(langid_counts, lexicon.markers)
+        self.memory = memory
+        self.llm = llm
+        self.policy = policy
+        self.model_dir = model_dir
+        self.veto = lexicon.word_set("veto_objects") | lexicon.word_set("product_words")
+        self.foreign = lexicon.word_set("foreign_services")
+        self.topics = topics if topics is not None else TopicIndex.load()
+
+    # ----------------------------------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, *, llm: LLMFallback | None = None, model_dir: Path | None = None,
+             data_dir: Path = DATA_DIR, retrain: bool = False) -> IntentPipeline:
+        """Load the cached model; train it first (deterministically, offline) when it is missing."""
+        import spacy
+
+        import intents.textcat_arch  # noqa: F401 - registers the architecture before spacy.load
+
+        key = M.data_hash(data_dir)
+        target = Path(model_dir) if model_dir else M.default_model_dir(key)
+        meta_path = target / "meta.json"
+        meta = M.load_meta(meta_path) if meta_path.exists() else None
+        if retrain or meta is None or meta.get("key") != key:
+            M.train_into(target, data_dir=data_dir)
+            meta = M.load_meta(meta_path)
+            if model_dir is None:
+                M.prune_cache(target)
+        nlp = spacy.load(target / "textcat") if meta.get("trained") else None
+        return cls(nlp=nlp, lexicon=build_lexicon(data_dir), vocabulary=meta["vocabulary"],
+                   langid_counts=meta["langid"], memory=meta["memory"], llm=llm, model_dir=target,
+                   markers=meta.get("markers"))
+
+    # ------------------------------------------------------------------------------------ classifying
+    def _scores(self, masked: str, lang: str) -> list[tuple[str, float]]:
+        if self.textcat is None:
+            return [("out_of_scope", 0.0)]
+        doc = self.tokenizers.get(lang, self.nlp.tokenizer)(masked)
+        doc = self.textcat(doc)
+        return sorted(doc.cats.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def _result(self, a: Analysed, lang: str, ranked: list[tuple[str, float]], source: str = "model") -> IntentResult:
+        intent, confidence = ranked[0]
+        remembered = self.memory.get(a.masked)
+        if remembered is not None and remembered in INTENTS:
+            if remembered != intent:
+                ranked = [(remembered, max(confidence, 0.99))] + [kv for kv in ranked if kv[0] != remembered]
+            else:
+                ranked = [(intent, max(confidence, 0.99))] + ranked[1:]
+            intent, confidence = ranked[0]
+            source = "memory" if source == "model" else source
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        if a.receipt:
+            # A receipt id ("R-3fa9c2") is only ever sent to have it verified.
+            confidence = max(confidence, 0.9)
+            ranked = [("verify_receipt", confidence)] + [kv for kv in ranked if kv[0] != "verify_receipt"]
+            intent = "verify_receipt"
+            source = "rules"
+        entities = self.extractor.extract(intent, a.toks, a.spans)
+        if intent == "verify_receipt" and a.receipt:
+            entities = replace(entities, receipt=a.receipt)
+        topic = self.topics.find(a.toks) if intent == "education" else None
+        if topic is not None and topic != TIPS:
+            entities = replace(entities, topic=topic)
+        decision = decide(intent=intent, confidence=confidence, runner_up=runner_up, entities=entities,
+                          toks=a.toks, veto_objects=self.veto, policy=self.policy, source=source,
+                          has_language_name=any(sp.kind == "lang" for sp in a.spans),
+                          foreign=bool(self.foreign.intersection(a.toks)), has_topic=topic is not None)
+        alternatives = ranked[1:4]
+        if decision.intent != intent:
+            if decision.source == "rules":
+                entities = Entities()  # vetoed: nothing here is about securities
+            # Out of scope by gating: offer the model's likeliest in-scope meanings for "Did you mean …?"
+            # (the entities of the best guess stay, so a clarified choice can use them).
+            alternatives = [kv for kv in ranked if kv[0] != "out_of_scope"][:3]
+        return IntentResult(intent=decision.intent, confidence=float(confidence), lang=lang, entities=entities,
+                            alternatives=tuple((k, round(float(v), 4)) for k, v in alternatives),
+                            clarify=decision.clarify, source=decision.source)
+
+    def classify(self, text: str, *, lang_hint: str | None = None) -> IntentResult:
+        """Pure and in-memory: the intent, entities, language and gating for one message."""
+        a = analyse(text or "", self.scanner)
+        lang = self.langid.identify(a.normalized, a.toks, hint=lang_hint)
+        if not a.toks:
+            return IntentResult(intent="out_of_scope", confidence=0.0, lang=lang, clarify=True, source="rules")
+        return self._result(a, lang, self._scores(a.masked, lang))
+
+    def classify_many(self, texts: Sequence[str], *, lang_hint: str | None = None) -> list[IntentResult]:
+        """Batched classification (the textcat scores a batch at once)."""
+        analysed = [analyse(t or "", self.scanner) for t in texts]
+        langs = [self.langid.identify(a.normalized, a.toks, hint=lang_hint) for a in analysed]
+        if self.textcat is None:
+            return [self.classify(t, lang_hint=lang_hint) for t in texts]
+        docs = [self.tokenizers.get(lang, self.nlp.tokenizer)(a.masked) for a, lang in zip(analysed, langs)]
+        out: list[IntentResult] = []
+        for a, lang, doc in zip(analysed, langs, self.textcat.pipe(docs, batch_size=256)):
+            if not a.toks:
+                out.append(IntentResult(intent="out_of_scope", confidence=0.0, lang=lang, clarify=True,
+                                        source="rules"))
+                continue
+            ranked = sorted(doc.cats.items(), key=lambda kv: (-kv[1], kv[0]))
+            out.append(self._result(a, lang, ranked))
+        return out
+
+    async def aclassify(self, text: str, *, lang_hint: str | None = None) -> IntentResult:
+        """``classify``, then the optional LLM for low-confidence results (its errors keep our result)."""
+        result = self.classify(text, lang_hint=lang_hint)
+        unsure = result.clarify or result.confidence < self.policy.llm_below
+        if self.llm is None or not unsure or result.source == "rules":
+            return result
+        answer = await self.llm.classify(text, lang=result.lang, candidates=[result.intent] +
+                                         [k for k, _ in result.alternatives])
+        if answer is None:
+            return result
+        a = analyse(text or "", self.scanner)
+        ranked = [(answer.intent, answer.confidence)] + [kv for kv in result.alternatives if kv[0] != answer.intent]
+        merged = self._result(a, result.lang, ranked, source="llm")
+        entities = _fill(merged.entities, answer.entities, a)
+        if merged.intent != answer.intent:
+            return merged
+        decision = decide(intent=merged.intent, confidence=merged.confidence,
+                          runner_up=ranked[1][1] if len(ranked) > 1 else 0.0, entities=entities, toks=a.toks,
+                          veto_objects=self.veto, policy=self.policy, source="llm",
+                          has_language_name=any(sp.kind == "lang" for sp in a.spans),
+                          foreign=bool(self.foreign.intersection(a.toks)))
+        return replace(merged, entities=entities, clarify=decision.clarify)
+
+
+def _fill(ours: Entities, theirs: Entities, a: Analysed) -> Entities:
+    """Our rule-extracted entities win. The LLM may only fill gaps with what the message itself holds: a
+    number that is in the text, a symbol among the candidates we found — never an invented quantity,
+    price or company."""
+    numbers = {float(sp.value) for sp in a.spans if sp.kind == "num"}
+    updates: dict[str, Any] = {}
+    for name in ("quantity", "price", "trigger_price", "amount"):
+        value = getattr(theirs, name)
+        if getattr(ours, name) is None and value is not None and float(value) in numbers:
+            updates[name] = value
+    for name in ("product", "language", "topic"):
+        if getattr(ours, name) is None and getattr(theirs, name) is not None:
+            updates[name] = getattr(theirs, name)
+    if ours.symbol is None and theirs.symbol is not None and theirs.symbol in ours.symbol_candidates:
+        updates["symbol"] = theirs.symbol
+        updates["symbol_candidates"] = ()
+    return replace(ours, **updates) if updates else ours
