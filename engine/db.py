@@ -1,0 +1,70 @@
+"""Database plumbing shared by every store: one async SQLAlchemy engine per process.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` (durable commits) and ``BEGIN IMMEDIATE`` for writes so
+that a read-then-write transaction never deadlocks on lock upgrade; PostgreSQL uses plain transactions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
+    """Create the async engine for ``url`` (already normalised by ``config.settings``).
+
+    ``schema`` (PostgreSQL only) sets the ``search_path``, which is how tests isolate themselves.
+    """
+    if is_sqlite(url):
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path and path != ":memory:":
+            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               connect_args=connect_args)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
+        # Let SQLAlchemy drive transactions explicitly (pysqlite's implicit BEGIN is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn):  # pragma: no cover
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sync_sqlite_engine(url: str):
+    """A synchronous (pysqlite) engine on the same SQLite file as an async ``url``, with the same pragmas.
+
+    Hot write paths run a whole transaction in one worker-thread hop through it, instead of one aiosqlite
+    thread round trip per statement.
+    """
+    from sqlalchemy import create_engine
+
+    sync_url = url.replace("sqlite+aiosqlite", "sqlite", 1)
+    engine = create_engine(sync_url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    class _Wrapped:  # _configure_sqlite expects an object with .sync_engine
+        sync_engine = engine
+
+    _configure_sqlite(_Wrapped())  # type: ignore[arg-type]
+    return engine

@@ -1,0 +1,356 @@
+"""Persistence of the engine: its own tables (prefixed ``eng_``), one transaction per command (or per group of
+commands), and the reads that rebuild the in-memory core after a restart.
+
+Orders, accounts, holdings and positions are upserted as full rows; the order-event log, trades and ledger
+postings are append-only (never updated or deleted). ``client_order_id`` carries a unique constraint, so a
+redelivered instruction can never create a second order, even from another process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import Boolean, Date, DateTime, Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from engine.core import Changes, EngineCore
+from engine.ledger import AccountState, HoldingState, PositionState
+from engine.orders import Order, trade_from_row
+from engine.api import Trade
+from engine.tables import (APPEND_ONLY, append_only_ddl, accounts, holdings, metadata, order_events, orders,
+                           positions, postings, state, trades)
+
+__all__ = ["APPEND_ONLY", "Batch", "EngineStore", "accounts", "holdings", "metadata", "order_events", "orders",
+           "positions", "postings", "state", "trades"]
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)   # built once: json.dumps(**kw) builds one per call
+
+
+@dataclass(slots=True)
+class Batch:
+    """Row snapshots of one or more :class:`Changes`, ready to write (taken before anything mutates again)."""
+
+    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    postings: list[dict[str, Any]] = field(default_factory=list)
+    holdings: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    positions: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    accounts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    state: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, ch: Changes) -> "Batch":
+        b = cls()
+        b.add(ch)
+        return b
+
+    def add(self, ch: Changes) -> None:
+        # Datetimes stay as they are (aware, any zone): both writers store the instant in UTC.
+        orders = self.orders
+        for oid, o in ch.orders.items():
+            orders[oid] = o.row()
+        if ch.events:
+            encode = _JSON.encode
+            self.events += [{"order_id": e["order_id"], "event": e["event"], "status": e["status"],
+                             "filled": e["filled"], "at": e["at"], "detail": encode(e["detail"])}
+                            for e in ch.events]
+        self.trades += ch.trades
+        self.postings += ch.postings
+        for key, h in ch.holdings.items():
+            self.holdings[key] = {"account": h.account, "symbol": h.symbol, "quantity": h.quantity,
+                                  "cost": h.cost, "realized": h.realized, "reserved": h.reserved,
+                                  "lots": json.dumps(h.lots)}
+        for key, p in ch.positions.items():
+            self.positions[key] = {"account": p.account, "day": p.day, "symbol": p.symbol, "buy_qty": p.buy_qty,
+                                   "buy_value": p.buy_value, "sell_qty": p.sell_qty, "sell_value": p.sell_value}
+        for acct, a in ch.accounts.items():
+            self.accounts[acct] = {"account": a.account, "tier": a.tier, "created_at": a.created_at,
+                                   "charges_paid": a.charges_paid, "realized": a.realized}
+        if ch.state:
+            self.state.update(ch.state)
+
+    def merge(self, other: "Batch") -> None:
+        self.orders.update(other.orders)
+        self.events += other.events
+        self.trades += other.trades
+        self.postings += other.postings
+        self.holdings.update(other.holdings)
+        self.positions.update(other.positions)
+        self.accounts.update(other.accounts)
+        self.state.update(other.state)
+
+
+def _sqlite_datetime(v: Any) -> Any:
+    """SQLAlchemy's SQLite storage format for a datetime (UTC, naive, always with microseconds)."""
+    if v is None:
+        return None
+    return v.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_date(v: Any) -> Any:
+    return None if v is None else v.isoformat()
+
+
+def _sqlite_bool(v: Any) -> Any:
+    return None if v is None else int(bool(v))
+
+
+class _RawSqlite:
+    """Statements compiled once to SQLite SQL with positional parameters, and rows turned into tuples in the
+    same storage format SQLAlchemy uses (so its reads parse them back). The writer's hot path skips the ORM-free
+    but still per-row Python work of SQLAlchemy's executemany: an ``itemgetter`` builds each tuple in C and only
+    the few date/time/boolean columns are converted (datetimes through a per-batch cache, since the orders of
+    one batch mostly share one timestamp)."""
+
+    def __init__(self, store: "EngineStore") -> None:
+        from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+
+        self._dialect = sqlite_dialect(paramstyle="qmark")
+        self._compiled: dict[int, tuple[str, Any, list[tuple[int, Any]]]] = {}
+
+    def prepare(self, stmt: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+        found = self._compiled.get(id(stmt))
+        if found is None:
+            from operator import itemgetter
+
+            table = stmt.table
+            keys = [c.name for c in table.columns if c.name in rows[0]]
+            compiled = stmt.compile(dialect=self._dialect, column_keys=keys)
+            order = list(compiled.positiontup or ())
+            convs: list[tuple[int, Any]] = []
+            for i, name in enumerate(order):
+                col = table.c[name]
+                if isinstance(col.type, DateTime):
+                    convs.append((i, None))      # None: datetime, through the per-batch cache
+                elif isinstance(col.type, Date):
+                    convs.append((i, _sqlite_date))
+                elif isinstance(col.type, Boolean):
+                    convs.append((i, _sqlite_bool))
+            getter = itemgetter(*order) if len(order) > 1 else (lambda r, _n=order[0]: (r[_n],))
+            found = self._compiled[id(stmt)] = (str(compiled), getter, convs)
+        sql, getter, convs = found
+        if not convs:
+            return sql, list(map(getter, rows))
+        cache: dict[Any, Any] = {None: None}
+        out = []
+        for row in rows:
+            t = list(getter(row))
+            for i, f in convs:
+                v = t[i]
+                if f is None:
+                    s = cache.get(v)
+                    if s is None:
+                        s = cache[v] = _sqlite_datetime(v)
+                    t[i] = s
+                else:
+                    t[i] = f(v)
+            out.append(tuple(t))
+        return sql, out
+
+
+class EngineStore:
+    """Reads through the async engine; writes one transaction per batch.
+
+    On SQLite the transaction runs in a single dedicated writer thread through a synchronous connection (one
+    thread hop per commit rather than one per statement); on PostgreSQL it runs on the async engine.
+    """
+
+    def __init__(self, db: AsyncEngine, *, writer_process: bool = False) -> None:
+        """``writer_process`` (SQLite file databases only): commit through a child process
+        (:mod:`engine.sqlite_writer`) so SQLite's own work runs beside the event loop instead of under its GIL."""
+        self.db = db
+        self.is_sqlite = db.dialect.name == "sqlite"
+        self._insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
+        self._upserts = {t.name: self._upsert_stmt(t) for t in (accounts, orders, holdings, positions, state)}
+        self._inserts = {t.name: t.insert() for t in (order_events, trades, postings)}   # built once: cached
+        self._sync = None
+        self._executor = None
+        self._raw: _RawSqlite | None = None
+        self._proc = None
+        if self.is_sqlite:
+            from concurrent.futures import ThreadPoolExecutor
+
+            from engine.db import sync_sqlite_engine
+
+            self._sync = sync_sqlite_engine(db.url.render_as_string(hide_password=False))
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-writer")
+            path = db.url.database
+            if writer_process and path and path != ":memory:" and not path.startswith("file:"):
+                from engine.sqlite_writer import WriterProcess
+
+                self._proc = WriterProcess(path)
+
+    async def create(self) -> None:
+        async with self.db.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            for sql in append_only_ddl(self.db.dialect.name):
+                await conn.exec_driver_sql(sql)
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._proc is not None:
+            self._proc.close()
+            self._proc = None
+        if self._sync is not None:
+            self._sync.dispose()
+            self._sync = None
+
+    # -- writes -------------------------------------------------------------------------------------
+    def _upsert_stmt(self, table: Table):
+        stmt = self._insert(table)
+        keys = [c.name for c in table.primary_key.columns]
+        return stmt.on_conflict_do_update(index_elements=keys,
+                                          set_={c.name: stmt.excluded[c.name] for c in table.columns
+                                                if c.name not in keys})
+
+    def _statements(self, batch: Batch) -> list[tuple[Any, list[dict[str, Any]]]]:
+        out: list[tuple[Any, list[dict[str, Any]]]] = [
+            (self._upserts["eng_accounts"], list(batch.accounts.values())),
+            (self._upserts["eng_orders"], list(batch.orders.values())),
+            (self._inserts["eng_order_events"], batch.events),
+            (self._inserts["eng_trades"], batch.trades),
+            (self._inserts["eng_postings"], batch.postings),
+            (self._upserts["eng_holdings"], list(batch.holdings.values())),
+            (self._upserts["eng_positions"], list(batch.positions.values())),
+            (self._upserts["eng_state"], [{"key": k, "value": v} for k, v in batch.state.items()]),
+        ]
+        return [(stmt, rows) for stmt, rows in out if rows]
+
+    def _write_sync(self, batch: Batch) -> None:
+        assert self._sync is not None
+        if self._raw is None:
+            self._raw = _RawSqlite(self)
+        if self._proc is not None:
+            job = [self._raw.prepare(stmt, rows) for stmt, rows in self._statements(batch)]
+            try:
+                self._proc.commit(job)
+            except sqlite3.Error as exc:   # the same exception types SQLAlchemy would raise
+                raise DBAPIError.instance(job[0][0] if job else "", None, exc, sqlite3.Error) from exc
+            return
+        with self._sync.begin() as conn:    # BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on any error)
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                for stmt, rows in self._statements(batch):
+                    sql, params = self._raw.prepare(stmt, rows)
+                    try:
+                        cursor.executemany(sql, params)
+                    except sqlite3.Error as exc:   # the same exception types SQLAlchemy would raise
+                        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+            finally:
+                cursor.close()
+
+    def write_soon(self, batch: Batch) -> "asyncio.Future[None]":
+        """Start committing ``batch`` now and return a future of the commit: on SQLite the job is in the writer
+        thread's queue before this returns; on PostgreSQL it is a task on the running loop."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        if self._executor is not None:
+            return loop.run_in_executor(self._executor, self._write_sync, batch)
+        return asyncio.ensure_future(self.write(batch))
+
+    async def write(self, batch: Batch) -> None:
+        """Commit one batch in one transaction (raises on failure; nothing is half-written)."""
+        if self._executor is not None:
+            import asyncio
+
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._write_sync, batch)
+            return
+        async with self.db.begin() as conn:
+            for stmt, rows in self._statements(batch):
+                await conn.execute(stmt, rows)
+
+    # -- rebuild ------------------------------------------------------------------------------------
+    async def restore(self, core: EngineCore) -> None:
+        """Load accounts, working orders, holdings, positions, ledger balances and counters into ``core``."""
+        async with self.db.connect() as conn:
+            for r in (await conn.execute(select(accounts))).mappings():
+                core.accounts[r["account"]] = AccountState(r["account"], r["tier"], r["created_at"], 0,
+                                                           r["charges_paid"], r["realized"])
+            for r in (await conn.execute(select(orders.c.client_order_id, orders.c.order_id))).all():
+                core.coids[r[0]] = r[1]
+            working = (await conn.execute(select(orders).where(orders.c.stage != "done")
+                                          .order_by(orders.c.seq))).mappings().all()
+            for r in working:
+                order = Order.from_row(r)
+                core.restore_order(order)
+                core.accounts[order.account].blocked += order.blocked
+            for r in (await conn.execute(select(holdings))).mappings():
+                core.add_holding(HoldingState(
+                    r["account"], r["symbol"], r["quantity"], r["cost"], r["realized"], r["reserved"],
+                    json.loads(r["lots"])))
+            recent = core.advanced_to.astimezone(timezone.utc).date() - timedelta(days=7)
+            for r in (await conn.execute(select(positions).where(positions.c.day >= recent))).mappings():
+                core.add_position(PositionState(
+                    r["account"], r["day"], r["symbol"], r["buy_qty"], r["buy_value"], r["sell_qty"],
+                    r["sell_value"]))
+            for key, total in (await conn.execute(select(postings.c.account_key, func.sum(postings.c.amount))
+                                                  .group_by(postings.c.account_key))).all():
+                core.ledger.balances[key] = int(total)
+            core.ledger.next_id = int((await conn.execute(select(func.max(postings.c.entry_id)))).scalar() or 0) + 1
+            core.order_seq = int((await conn.execute(select(func.max(orders.c.seq)))).scalar() or 0)
+            core.trade_seq = int((await conn.execute(select(func.max(trades.c.seq)))).scalar() or 0)
+            adv = (await conn.execute(select(state.c.value).where(state.c.key == "advanced_to"))).scalar()
+            if adv:
+                core.advanced_to = datetime.fromisoformat(adv)
+
+    # -- reads --------------------------------------------------------------------------------------
+    async def order(self, order_id: str) -> Order | None:
+        async with self.db.connect() as conn:
+            r = (await conn.execute(select(orders).where(orders.c.order_id == order_id))).mappings().first()
+        return Order.from_row(r) if r else None
+
+    async def order_by_client_id(self, client_order_id: str) -> Order | None:
+        async with self.db.connect() as conn:
+            r = (await conn.execute(select(orders).where(orders.c.client_order_id == client_order_id))
+                 ).mappings().first()
+        return Order.from_row(r) if r else None
+
+    async def orders_of(self, account: str, *, open_only: bool = False, limit: int = 500) -> list[Order]:
+        q = select(orders).where(orders.c.account == account)
+        if open_only:
+            q = q.where(orders.c.stage != "done")
+        q = q.order_by(orders.c.seq.desc()).limit(limit)
+        async with self.db.connect() as conn:
+            return [Order.from_row(r) for r in (await conn.execute(q)).mappings()]
+
+    async def trades_of(self, *, account: str | None = None, order_id: str | None = None,
+                        day: date | None = None) -> list[tuple[Trade, dict[str, Any]]]:
+        q = select(trades)
+        if account is not None:
+            q = q.where(trades.c.account == account)
+        if order_id is not None:
+            q = q.where(trades.c.order_id == order_id)
+        if day is not None:
+            q = q.where(trades.c.trade_day == day)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(q.order_by(trades.c.seq))).mappings().all()
+        return [(trade_from_row(r), dict(r)) for r in rows]
+
+    async def events_of(self, order_id: str) -> list[dict[str, Any]]:
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(select(order_events).where(order_events.c.order_id == order_id)
+                                       .order_by(order_events.c.id))).mappings().all()
+        return [dict(r) for r in rows]
+
+    async def ledger_sums(self) -> dict[str, int]:
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(select(postings.c.account_key, func.sum(postings.c.amount))
+                                       .group_by(postings.c.account_key))).all()
+        return {k: int(v) for k, v in rows}
+
+    async def counts(self, tables: Iterable[Table] = (orders, trades, postings)) -> dict[str, int]:
+        out = {}
+        async with self.db.connect() as conn:
+            for t in tables:
+                out[t.name] = int((await conn.execute(select(func.count()).select_from(t))).scalar() or 0)
+        return out
