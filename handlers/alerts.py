@@ -1,0 +1,177 @@
+"""Price alerts: "alert me when TCS crosses 4000", list, delete; pushed when the price gets there.
+
+The direction is read from where the price is now: a target above today's price fires when the price
+rises to it, one below fires when it falls to it — which is what "crosses" means to the user. Alerts are
+one-shot. The push is a plain text inside WhatsApp's 24-hour window and an approved utility template
+outside it (:func:`handlers.middlewares.subscription.push_reply`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, Sequence
+
+from handlers.context import Services, TurnContext
+from handlers.middlewares.subscription import push_reply
+from handlers.replies import ListReply, ListRow, Reply, Text
+from handlers.router import UNHANDLED, Router
+from handlers.users import User
+from locales.format import rupees
+
+router = Router("alerts")
+
+#: One list message shows at most 10 rows, and a beginner rarely needs more.
+MAX_ALERTS = 10
+_NUMBER = re.compile(r"(?:₹|rs\.?|inr)?\s*(\d+(?:\.\d{1,2})?)(?:/-)?", re.IGNORECASE)
+_GROUPING = re.compile(r"(?<=\d),(?=\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    user_key: str
+    symbol: str
+    direction: str                 # "above" | "below"
+    target_paise: int
+    reference_paise: int | None
+    created_at: datetime
+    triggered_at: datetime | None = None
+
+    def hit(self, ltp_paise: int) -> bool:
+        return ltp_paise >= self.target_paise if self.direction == "above" else ltp_paise <= self.target_paise
+
+
+class AlertStore(Protocol):
+    """Port implemented by ``bot.stores.alerts.SqlAlertStore``."""
+
+    async def add(self, *, user_key: str, symbol: str, direction: str, target_paise: int,
+                  reference_paise: int | None, now: datetime) -> Alert: ...
+    async def for_user(self, user_key: str) -> Sequence[Alert]: ...
+    async def delete(self, *, user_key: str, alert_id: int) -> Alert | None: ...
+    async def active(self) -> Sequence[Alert]: ...
+    async def mark_triggered(self, alert_id: int, *, now: datetime, price_paise: int) -> bool: ...
+
+
+def _has_word(ctx: TurnContext, key: str) -> bool:
+    text = f" {ctx.text.casefold()} "
+    for lang in {ctx.lang, "en"}:
+        for word in ctx.services.catalog.raw(lang, key).split("|"):
+            if word.strip() and word.strip().casefold() in text:
+                return True
+    return False
+
+
+def _price_from(ctx: TurnContext) -> float | None:
+    e = ctx.match.entities
+    for value in (e.price, e.trigger_price, e.amount):
+        if value:
+            return float(value)
+    found = _NUMBER.findall(_GROUPING.sub("", ctx.text))
+    if found:
+        return float(found[-1])
+    return float(e.quantity) if e.quantity else None
+
+
+def _line(ctx: TurnContext, alert: Alert) -> str:
+    return ctx.t(f"alerts.line.{alert.direction}", symbol=alert.symbol, price=rupees(alert.target_paise))
+
+
+async def _create(ctx: TurnContext, symbol: str, price: float):
+    ctx.session.clear()
+    store: AlertStore = ctx.services.alerts
+    quote = await ctx.services.engine.quote(symbol)
+    if quote is None:
+        return Text(ctx.t("core.quote.unknown", symbol=symbol))
+    target = int(round(price * 100))
+    if target <= 0:
+        return Text(ctx.t("alerts.bad_price"))
+    if target == quote.ltp_paise:
+        return Text(ctx.t("alerts.already_there", symbol=quote.symbol, price=rupees(quote.ltp_paise)))
+    if len(await store.for_user(ctx.user.key)) >= MAX_ALERTS:
+        return Text(ctx.t("alerts.too_many", max=MAX_ALERTS))
+    direction = "above" if target > quote.ltp_paise else "below"
+    await store.add(user_key=ctx.user.key, symbol=quote.symbol, direction=direction, target_paise=target,
+                    reference_paise=quote.ltp_paise, now=ctx.now)
+    return Text(ctx.t(f"alerts.set.{direction}", symbol=quote.symbol, price=rupees(target),
+                      ltp=rupees(quote.ltp_paise)))
+
+
+async def _listing(ctx: TurnContext, *, deleting: bool):
+    alerts = await ctx.services.alerts.for_user(ctx.user.key)
+    if not alerts:
+        return Text(ctx.t("alerts.none"))
+    rows = tuple(ListRow(id=f"alertdel:{a.id}", title=f"{a.symbol} {rupees(a.target_paise)}",
+                         description=_line(ctx, a)) for a in alerts[:MAX_ALERTS])
+    body = ctx.t("alerts.delete_pick" if deleting else "alerts.list", count=len(alerts))
+    return ListReply(body=body, button=ctx.t("alerts.button"), rows=rows, section_title=ctx.t("alerts.section"))
+
+
+@router.on_intent("set_alert")
+async def set_alert(ctx: TurnContext):
+    ctx.session.clear()
+    if _has_word(ctx, "alerts.words.delete"):
+        return await _listing(ctx, deleting=True)
+    symbol = ctx.match.entities.symbol
+    if symbol is None:
+        if _has_word(ctx, "alerts.words.list") or await ctx.services.alerts.for_user(ctx.user.key):
+            return await _listing(ctx, deleting=False)
+        return Text(ctx.t("alerts.how"))
+    if _has_word(ctx, "alerts.words.list"):
+        return await _listing(ctx, deleting=False)
+    price = _price_from(ctx)
+    if price is None:
+        ctx.session.expect("alert_price", until=ctx.now + timedelta(minutes=10), symbol=symbol)
+        return Text(ctx.t("alerts.ask_price", symbol=symbol))
+    return await _create(ctx, symbol, price)
+
+
+@router.on_awaiting("alert_price")
+async def alert_price(ctx: TurnContext):
+    symbol = str(ctx.session.data.get("symbol") or "")
+    bare = _NUMBER.fullmatch(_GROUPING.sub("", ctx.text.strip()))
+    price = ctx.match.entities.price or (float(bare.group(1)) if bare else None)
+    if not symbol or price is None:
+        ctx.session.clear()
+        return UNHANDLED
+    return await _create(ctx, symbol, price)
+
+
+@router.on_payload("alertdel")
+async def delete_alert(ctx: TurnContext):
+    ctx.session.clear()
+    try:
+        alert_id = int(ctx.payload_args[0])
+    except (IndexError, ValueError):
+        return await _listing(ctx, deleting=True)
+    gone = await ctx.services.alerts.delete(user_key=ctx.user.key, alert_id=alert_id)
+    if gone is None:
+        return Text(ctx.t("alerts.delete_missing"))
+    return Text(ctx.t("alerts.deleted", line=_line(ctx, gone)))
+
+
+async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
+    """Check every active alert against the current quote; claim and push the ones that were hit."""
+    store: AlertStore | None = services.alerts
+    if store is None:
+        return []
+    active = await store.active()
+    quotes: dict[str, Any] = {}
+    pushes: list[tuple[User, list[Reply]]] = []
+    for alert in active:
+        if alert.symbol not in quotes:
+            quotes[alert.symbol] = await services.engine.quote(alert.symbol)
+        quote = quotes[alert.symbol]
+        if quote is None or not alert.hit(quote.ltp_paise):
+            continue
+        user = await services.users.get(alert.user_key)
+        if user is None or not await store.mark_triggered(alert.id, now=now, price_paise=quote.ltp_paise):
+            continue
+        lang = user.language or "en"
+        t = services.catalog.translator(lang)
+        target, ltp = rupees(alert.target_paise), rupees(quote.ltp_paise)
+        text = t(f"alerts.triggered.{alert.direction}", symbol=alert.symbol, price=target, ltp=ltp)
+        pushes.append((user, [push_reply(user, now, text=text, template="gw_price_alert", lang=lang,
+                                         params=(alert.symbol, target, ltp))]))
+    return pushes

@@ -1,0 +1,24 @@
+"""Outermost: any unexpected exception becomes a localized apology plus one structured log line carrying
+the correlation id, so support can find it. The dispatch loop never dies."""
+
+from __future__ import annotations
+
+import structlog
+
+from handlers.replies import Text
+from handlers.turn import Next, Turn, TurnResult, TurnStatus
+
+log = structlog.get_logger("gridworks.errors")
+
+
+class ErrorCapture:
+    async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
+        try:
+            return await call_next(turn)
+        except Exception as exc:  # noqa: BLE001 - this is the one place that catches everything
+            log.exception("turn_failed", correlation_id=turn.correlation_id, error=type(exc).__name__,
+                          message_id=turn.message.id)
+            apology = turn.services.catalog.render(turn.lang, "core.error", ref=turn.correlation_id[:8])
+            return TurnResult(status=TurnStatus.ERROR, user_key=turn.message.sender.key,
+                              correlation_id=turn.correlation_id, replies=(Text(apology),),
+                              match=turn.match, lang=turn.lang)

@@ -1,0 +1,44 @@
+"""Tier rules live here, not in handler bodies: resolve the routes for the user's tier, and answer a LITE
+user who asks for a PRO-only feature with a short explanation and an upgrade button."""
+
+from __future__ import annotations
+
+from handlers.replies import Button, Buttons
+from handlers.router import Router
+from handlers.turn import Next, Turn, TurnResult, TurnStatus
+
+#: Route key used when intent gating asks for a clarification instead of guessing.
+CLARIFY = "clarify"
+
+
+def routing_intent(turn: Turn) -> str | None:
+    match = turn.match
+    if match is None or turn.message.payload is not None:
+        return None
+    return CLARIFY if match.clarify else match.intent
+
+
+class TierMiddleware:
+    def __init__(self, *, router: Router) -> None:
+        self._router = router
+
+    async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
+        payload = turn.message.payload
+        resolution = self._router.resolve(
+            payload_action=payload.split(":", 1)[0] if payload is not None else None,
+            awaiting=turn.session.awaiting if turn.session else None,
+            intent=routing_intent(turn),
+            tier=turn.tier,
+        )
+        if resolution.tier_blocked:
+            t = turn.services.catalog.translator(turn.lang)
+            feature_key = f"core.feature.{resolution.blocked_feature}"
+            feature = t(feature_key) if t.has(feature_key) else t("core.feature.default")
+            reply = Buttons(t("core.pro_only", feature=feature),
+                            (Button("upgrade", t("core.button.upgrade")),))
+            return TurnResult(status=TurnStatus.HANDLED, user_key=turn.message.sender.key,
+                              correlation_id=turn.correlation_id, replies=(reply,), match=turn.match,
+                              lang=turn.lang, awaiting=turn.session.awaiting if turn.session else None,
+                              route="tier.pro_only")
+        turn.routes = resolution.routes
+        return await call_next(turn)

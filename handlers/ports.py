@@ -1,0 +1,59 @@
+"""Ports: what the pure core needs from the outside world. Implementations live in ``bot/stores``
+(memory for the embedded default, Redis and SQL for real deployments)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol, Sequence
+
+from engine.api import Tier
+from handlers.messages import InboundMessage, Sender
+from handlers.replies import Reply
+from handlers.users import User
+from intents.types import IntentResult
+
+
+class SessionStore(Protocol):
+    async def load(self, user_key: str) -> str | None: ...
+    async def save(self, user_key: str, raw: str, *, ttl_s: int) -> None: ...
+    async def delete(self, user_key: str) -> None: ...
+
+
+class DedupeStore(Protocol):
+    async def first_seen(self, key: str, *, ttl_s: int) -> bool:
+        """True exactly once per key (atomically), False for every repeat within ``ttl_s``."""
+
+
+class UserLocks(Protocol):
+    def hold(self, user_key: str) -> AbstractAsyncContextManager[None]:
+        """Exclusive access to one user's conversation (across processes for Redis)."""
+
+
+class UserRepository(Protocol):
+    async def get_or_create(self, sender: Sender, *, now: datetime, language: str | None = None) -> User: ...
+    async def get(self, key: str) -> User | None: ...
+    async def find(self, identifier: str) -> User | None:
+        """By key, phone number or BSUID."""
+    async def update(self, key: str, **fields: Any) -> User: ...
+    async def set_tier(self, key: str, tier: Tier) -> User: ...
+    async def all_keys(self) -> Sequence[str]: ...
+
+
+class AuditLog(Protocol):
+    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str) -> bool:
+        """Persist the raw inbound message; False when its id was already stored (a redelivery)."""
+    async def record_outbound(self, *, user_key: str, reply_type: str, body: str, wamid: str | None,
+                              correlation_id: str | None) -> None: ...
+    async def record_status(self, *, wamid: str, status: str, at: datetime, error_code: int | None,
+                            error_title: str | None) -> bool: ...
+
+
+class IntentClassifier(Protocol):
+    async def aclassify(self, text: str, *, lang_hint: str | None = None) -> IntentResult: ...
+
+
+class Messenger(Protocol):
+    """Pushes replies outside a turn (receipts when ready, alerts, reminders)."""
+
+    async def push(self, user: User, replies: Sequence[Reply]) -> None: ...

@@ -1,0 +1,59 @@
+"""Price quotes from the engine's market data (simulated by default)."""
+
+from __future__ import annotations
+
+from handlers.context import TurnContext
+from handlers.replies import ListReply, ListRow, Text
+from handlers.router import UNHANDLED, Router
+from locales.format import ist_time, percent, rupees
+
+router = Router("quotes")
+
+
+async def quote_reply(ctx: TurnContext, symbol: str):
+    quote = await ctx.services.engine.quote(symbol)
+    if quote is None:
+        return Text(ctx.t("core.quote.unknown", symbol=symbol))
+    key = "core.quote.index" if quote.is_index else "core.quote.stock"
+    arrow = "▲" if quote.change_paise >= 0 else "▼"
+    return Text(ctx.t(
+        key, symbol=quote.symbol, name=quote.name, ltp=rupees(quote.ltp_paise, symbol=False),
+        arrow=arrow, change=rupees(abs(quote.change_paise), symbol=False), pct=percent(quote.change_pct),
+        high=rupees(quote.high_paise, symbol=not quote.is_index),
+        low=rupees(quote.low_paise, symbol=not quote.is_index), time=ist_time(quote.at),
+        status=ctx.t("core.market.open" if quote.market_open else "core.market.closed"),
+    ))
+
+
+def pick_symbol(ctx: TurnContext, candidates: tuple[str, ...], *, action: str) -> ListReply:
+    rows = tuple(ListRow(id=f"{action}:{sym}", title=sym) for sym in candidates[:10])
+    return ListReply(body=ctx.t("core.pick_symbol"), button=ctx.t("core.button.choose"), rows=rows)
+
+
+@router.on_intent("price_quote")
+async def price_quote(ctx: TurnContext):
+    entities = ctx.match.entities
+    if entities.symbol:
+        return await quote_reply(ctx, entities.symbol)
+    if entities.symbol_candidates:
+        return pick_symbol(ctx, entities.symbol_candidates, action="quote")
+    ctx.session.expect("quote_symbol")
+    return Text(ctx.t("core.quote.which"))
+
+
+@router.on_payload("quote")
+async def quote_tap(ctx: TurnContext):
+    ctx.session.clear()
+    return await quote_reply(ctx, ctx.payload_args[0]) if ctx.payload_args else Text(ctx.t("core.quote.which"))
+
+
+@router.on_awaiting("quote_symbol")
+async def quote_symbol_answer(ctx: TurnContext):
+    entities = ctx.match.entities
+    if entities.symbol:
+        ctx.session.clear()
+        return await quote_reply(ctx, entities.symbol)
+    if entities.symbol_candidates:
+        return pick_symbol(ctx, entities.symbol_candidates, action="quote")
+    ctx.session.clear()
+    return UNHANDLED

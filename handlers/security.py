@@ -1,0 +1,150 @@
+"""Trading PIN: the knowledge factor of two-factor trading (the registered WhatsApp number is possession).
+
+The PIN is stored only as a salted scrypt hash in the user's profile and is never echoed, logged or kept in the
+session. It is asked once per IST trading day before the first order; five wrong PINs lock trading for 30
+minutes (both configurable in ``config/trading.toml``). Everything here is policy on plain values so the
+conversation code in ``handlers/trading*.py`` stays small and these rules are testable on their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from collections.abc import Mapping
+
+from engine.clock import IST
+
+_DIGITS = re.compile(r"^\d+$")
+
+#: Profile keys owned by this module.
+PIN_KEY = "pin"                     # {"alg": "scrypt", "n", "r", "p", "salt": hex, "hash": hex}
+VERIFIED_DAY_KEY = "pin_verified_day"
+FAILURES_KEY = "pin_failures"
+LOCKED_UNTIL_KEY = "pin_locked_until"
+
+
+@dataclass(frozen=True, slots=True)
+class PinPolicy:
+    min_length: int = 4
+    max_length: int = 6
+    max_attempts: int = 5
+    lockout_minutes: int = 30
+    scrypt_n: int = 16384
+    scrypt_r: int = 8
+    scrypt_p: int = 1
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> PinPolicy:
+        section = dict((config.get("trading") or {}).get("pin") or {})
+        known = {k: int(v) for k, v in section.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def clean_pin_text(text: str) -> str:
+    """Digits typed with spaces ("12 34") count; anything else is kept as is for the format check."""
+    return "".join(text.split())
+
+
+def looks_like_pin_attempt(text: str) -> bool:
+    """A message of digits only: treated as a PIN attempt (and never shown back or kept)."""
+    return bool(_DIGITS.match(clean_pin_text(text)))
+
+
+def valid_pin_format(pin: str, policy: PinPolicy) -> bool:
+    return bool(_DIGITS.match(pin)) and policy.min_length <= len(pin) <= policy.max_length
+
+
+def hash_pin(pin: str, policy: PinPolicy = PinPolicy(), *, salt: bytes | None = None) -> dict[str, Any]:
+    """The profile record for ``pin``: a salted scrypt hash (the PIN itself is not stored)."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=policy.scrypt_n, r=policy.scrypt_r, p=policy.scrypt_p,
+                            dklen=32)
+    return {"alg": "scrypt", "n": policy.scrypt_n, "r": policy.scrypt_r, "p": policy.scrypt_p,
+            "salt": salt.hex(), "hash": digest.hex()}
+
+
+def check_pin(record: Mapping[str, Any], pin: str) -> bool:
+    """Constant-time comparison against the stored record (uses the record's own cost parameters)."""
+    try:
+        digest = hashlib.scrypt(pin.encode(), salt=bytes.fromhex(record["salt"]), n=int(record["n"]),
+                                r=int(record["r"]), p=int(record["p"]), dklen=32)
+        return hmac.compare_digest(digest.hex(), str(record["hash"]))
+    except (KeyError, ValueError, TypeError):
+        return False
+
+
+def pin_profile(pin: str, policy: PinPolicy = PinPolicy()) -> dict[str, Any]:
+    """Profile fields for provisioning a user with a PIN (e.g. ``gridworks users create --pin``)."""
+    if not valid_pin_format(pin, policy):
+        raise ValueError(f"a trading PIN is {policy.min_length}-{policy.max_length} digits")
+    return {PIN_KEY: hash_pin(pin, policy), FAILURES_KEY: 0}
+
+
+def trading_day(now: datetime) -> date:
+    return now.astimezone(IST).date()
+
+
+def has_pin(profile: Mapping[str, Any]) -> bool:
+    return isinstance(profile.get(PIN_KEY), Mapping)
+
+
+def verified_today(profile: Mapping[str, Any], now: datetime) -> bool:
+    return profile.get(VERIFIED_DAY_KEY) == trading_day(now).isoformat()
+
+
+def locked_until(profile: Mapping[str, Any], now: datetime) -> datetime | None:
+    raw = profile.get(LOCKED_UNTIL_KEY)
+    if not raw:
+        return None
+    until = datetime.fromisoformat(str(raw))
+    return until if now < until else None
+
+
+class PinCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"          # this attempt (or an earlier one) locked trading
+    BAD_FORMAT = "bad_format"  # not 4-6 digits: not counted as an attempt
+
+
+@dataclass(frozen=True, slots=True)
+class PinAttempt:
+    """The outcome of one PIN entry and the profile fields to store (the caller merges and saves them)."""
+
+    result: PinCheck
+    changes: Mapping[str, Any]
+    attempts_left: int = 0
+    locked_until: datetime | None = None
+
+
+def attempt(profile: Mapping[str, Any], pin: str, now: datetime, policy: PinPolicy) -> PinAttempt:
+    """Check one entry: success marks today verified; failures count up to the lockout."""
+    until = locked_until(profile, now)
+    if until is not None:
+        return PinAttempt(PinCheck.LOCKED, {}, locked_until=until)
+    if not valid_pin_format(pin, policy):
+        return PinAttempt(PinCheck.BAD_FORMAT, {})
+    if check_pin(profile.get(PIN_KEY) or {}, pin):
+        return PinAttempt(PinCheck.OK, {VERIFIED_DAY_KEY: trading_day(now).isoformat(), FAILURES_KEY: 0,
+                                         LOCKED_UNTIL_KEY: None})
+    failures = int(profile.get(FAILURES_KEY) or 0) + 1
+    if failures >= policy.max_attempts:
+        until = now + timedelta(minutes=policy.lockout_minutes)
+        return PinAttempt(PinCheck.LOCKED, {FAILURES_KEY: 0, LOCKED_UNTIL_KEY: until.isoformat(),
+                                            VERIFIED_DAY_KEY: None}, locked_until=until)
+    return PinAttempt(PinCheck.WRONG, {FAILURES_KEY: failures}, attempts_left=policy.max_attempts - failures)
+
+
+def set_pin(pin: str, now: datetime, policy: PinPolicy) -> Mapping[str, Any] | None:
+    """Profile fields for a newly chosen PIN (setting it counts as today's verification), or None if the
+    format is wrong."""
+    if not valid_pin_format(pin, policy):
+        return None
+    return {PIN_KEY: hash_pin(pin, policy), VERIFIED_DAY_KEY: trading_day(now).isoformat(), FAILURES_KEY: 0,
+            LOCKED_UNTIL_KEY: None}

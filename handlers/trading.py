@@ -1,0 +1,109 @@
+"""The order flow: buy/sell → missing slots one at a time → PIN once a day → confirmation card → order.
+
+Nothing is placed without an explicit Confirm on a card bound to that exact pending order (id + nonce), and
+nothing twice: the client_order_id comes from the confirmation, and the engine is idempotent on it. Slot
+questions, PIN and card all live in the session (``draft`` / ``pending``), so a reply that is not an answer
+loses nothing. This module holds the entry and the slot questions; ``trading_pin`` and ``trading_confirm``
+hold the rest and are included in this router.
+"""
+
+from __future__ import annotations
+
+from engine.api import OrderType
+from handlers.context import TurnContext
+from handlers.quotes import pick_symbol
+from handlers.replies import Text
+from handlers.router import UNHANDLED, Router
+from handlers.trading_common import numbers_in, to_paise_on_tick
+from handlers.trading_confirm import router as confirm_router
+from handlers.trading_draft import apply_entities
+from handlers.trading_flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_dialogue, draft_of, elsewhere,
+                                   market_said, no, restart, start_order)
+from handlers.trading_pin import router as pin_router
+
+router = Router("trading")
+
+
+@router.on_intent("buy", "sell")
+async def trade_intent(ctx: TurnContext):
+    return await start_order(ctx)
+
+
+@router.on_payload(SYMBOL_ACTION)
+async def symbol_tap(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if draft is None or not ctx.payload_args:
+        return Text(ctx.t("trading.stale_question"))
+    return await advance(ctx, draft.with_(symbol=ctx.payload_args[0].upper()))
+
+
+@router.on_awaiting("symbol")
+async def symbol_answer(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if draft is None or restart(ctx):
+        return await start_order(ctx) if restart(ctx) else UNHANDLED
+    if no(ctx):
+        return cancel_dialogue(ctx)
+    entities = ctx.match.entities
+    if entities.symbol:
+        return await advance(ctx, apply_entities(draft.with_(symbol=entities.symbol.upper()), entities,
+                                                  market_said=market_said(ctx)))
+    if entities.symbol_candidates:
+        return pick_symbol(ctx, entities.symbol_candidates, action=SYMBOL_ACTION)
+    word = ctx.text.upper()
+    if word.isalnum() and 2 <= len(word) <= 20 and await ctx.services.engine.quote(word) is not None:
+        return await advance(ctx, draft.with_(symbol=word))
+    if elsewhere(ctx):
+        return UNHANDLED
+    return Text(ctx.t("trading.ask.symbol_again"))
+
+
+@router.on_awaiting("quantity")
+async def quantity_answer(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if draft is None or restart(ctx):
+        return await start_order(ctx) if restart(ctx) else UNHANDLED
+    if no(ctx):
+        return cancel_dialogue(ctx)
+    entities = ctx.match.entities
+    qty = entities.quantity
+    if not qty:
+        whole = [n for n in numbers_in(ctx.text) if n == int(n)]
+        qty = int(whole[0]) if len(whole) == 1 else None
+    if entities.amount and not qty:
+        return await advance(ctx, draft.with_(amount_paise=int(round(entities.amount * 100))))
+    if not qty or qty <= 0:
+        return UNHANDLED if elsewhere(ctx) else Text(ctx.t("trading.ask.quantity_again"))
+    return await advance(ctx, apply_entities(draft.with_(quantity=int(qty)), entities, market_said=market_said(ctx)))
+
+
+@router.on_payload(PRICE_ACTION)
+async def price_tap(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if draft is None:
+        return Text(ctx.t("trading.stale_question"))
+    return await advance(ctx, draft.with_(order_type=OrderType.MARKET.value, price_paise=None))
+
+
+@router.on_awaiting("price")
+async def price_answer(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if draft is None or restart(ctx):
+        return await start_order(ctx) if restart(ctx) else UNHANDLED
+    if no(ctx):
+        return cancel_dialogue(ctx)
+    entities = ctx.match.entities
+    if market_said(ctx):
+        return await advance(ctx, draft.with_(order_type=OrderType.MARKET.value, price_paise=None))
+    price = entities.price
+    if not price:
+        values = numbers_in(ctx.text)
+        price = values[0] if len(values) == 1 else None
+    if not price or price <= 0 or not draft.symbol:
+        return UNHANDLED if elsewhere(ctx) else Text(ctx.t("trading.ask.price_again"))
+    return await advance(ctx, draft.with_(order_type=OrderType.LIMIT.value,
+                                          price_paise=to_paise_on_tick(draft.symbol, price)))
+
+
+
+router.include(pin_router, confirm_router)

@@ -1,0 +1,103 @@
+"""The confirmation card and the risk alerts it carries.
+
+The card is bound to one pending order: a random id and nonce go into the button payloads and the session,
+and the order's client_order_id is derived from them, so the same confirmation can never place two orders.
+Risk alerts are information, never advice: the user still decides.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from collections.abc import Mapping
+
+from engine.api import Estimate, OrderType, Quote, Side
+from handlers.context import TurnContext
+from handlers.replies import Button, Buttons
+from handlers.security import trading_day
+from handlers.trading_common import setting
+from handlers.trading_draft import Draft
+from locales.format import ist_datetime, quantity, rupees
+
+PENDING_KEY = "pending"
+CONFIRM_ACTION = "tconfirm"
+CANCEL_ACTION = "tcancel"
+
+
+def client_order_id(pending_id: str, nonce: str) -> str:
+    """The idempotency key of the order a confirmation places: a replay maps to the same order."""
+    return f"wa-{pending_id}-{nonce}"
+
+
+def new_pending(draft: Draft, now: datetime, ttl_s: int) -> dict[str, Any]:
+    return {"id": secrets.token_hex(5), "nonce": secrets.token_hex(6), "draft": draft.to_json(),
+            "expires_at": (now + timedelta(seconds=ttl_s)).isoformat()}
+
+
+def pending_expired(pending: Mapping[str, Any], now: datetime) -> bool:
+    return now >= datetime.fromisoformat(str(pending["expires_at"]))
+
+
+async def risk_alerts(ctx: TurnContext, draft: Draft, estimate: Estimate, quote: Quote | None) -> list[str]:
+    """Simple, explainable checks before confirming (thresholds in config/trading.toml [risk])."""
+    engine, account, t = ctx.services.engine, ctx.user.account, ctx.t
+    share_pct = float(setting(ctx, "risk", "order_share_pct", 20))
+    conc_pct = float(setting(ctx, "risk", "concentration_pct", 50))
+    nth = int(setting(ctx, "risk", "orders_per_day_notice", 10))
+    holdings = await engine.holdings(account)
+    funds = await engine.funds(account)
+    invested = sum(h.value_paise for h in holdings)
+    account_value = invested + funds.cash_paise
+    alerts: list[str] = []
+    value = estimate.value_paise
+    if account_value > 0 and value * 100 > share_pct * account_value:
+        alerts.append(t("trading.risk.large_order", pct=round(100 * value / account_value)))
+    if draft.side == Side.BUY.value and account_value > 0:
+        in_stock = sum(h.value_paise for h in holdings if h.symbol == draft.symbol) + value
+        if in_stock * 100 > conc_pct * account_value:
+            alerts.append(t("trading.risk.concentration", symbol=draft.symbol,
+                            pct=round(100 * in_stock / account_value)))
+    upper = (quote.upper_circuit_paise if quote else None) or estimate.upper_circuit_paise
+    if draft.side == Side.BUY.value and upper and quote and quote.ltp_paise >= upper:
+        alerts.append(t("trading.risk.upper_circuit", symbol=draft.symbol, price=rupees(upper)))
+    today = trading_day(ctx.now)
+    placed_today = sum(1 for o in await engine.orders(account) if trading_day(o.placed_at) == today)
+    if placed_today + 1 >= nth:
+        alerts.append(t("trading.risk.many_orders", n=placed_today + 1))
+    return alerts
+
+
+def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, alerts: list[str]) -> str:
+    t = ctx.t
+    side = t("trading.side.buy" if draft.side == Side.BUY.value else "trading.side.sell")
+    kind = draft.order_type or OrderType.MARKET.value
+    if kind == OrderType.MARKET.value:
+        price = t("trading.card.market_price", price=rupees(estimate.price_paise or 0))
+    elif kind == OrderType.SL_M.value:
+        price = t("trading.card.sl_m_price", trigger=rupees(draft.trigger_paise or 0))
+    elif kind == OrderType.SL.value:
+        price = t("trading.card.sl_price", price=rupees(draft.price_paise or 0),
+                  trigger=rupees(draft.trigger_paise or 0))
+    else:
+        price = t("trading.card.limit_price", price=rupees(draft.price_paise or 0))
+    lines = [t("trading.card.title", side=side),
+             t("trading.card.body", symbol=draft.symbol, name=name, side=side, qty=quantity(draft.quantity or 0),
+               order_type=t(f"trading.order_type.{kind.replace('-', '_').lower()}"), price=price,
+               product=t(f"trading.product.{draft.product.lower()}"), value=rupees(estimate.value_paise),
+               charges=rupees(estimate.charges.total), cash=rupees(estimate.available_cash_paise))]
+    if estimate.is_amo:
+        lines.append(t("trading.card.amo", when=ist_datetime(estimate.release_at) if estimate.release_at
+                       else t("trading.card.next_open")))
+    if alerts:
+        lines.append(t("trading.risk.heading") + "\n" + "\n".join(f"⚠️ {a}" for a in alerts))
+    ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
+    lines.append(t("trading.card.footer", minutes=max(1, round(ttl / 60))))
+    return "\n\n".join(lines)
+
+
+def card(ctx: TurnContext, pending: Mapping[str, Any], body: str) -> Buttons:
+    """FIRST button confirms, SECOND cancels (the simulator and the tests rely on that order)."""
+    pid, nonce = pending["id"], pending["nonce"]
+    return Buttons(body, (Button(f"{CONFIRM_ACTION}:{pid}:{nonce}", ctx.t("trading.button.confirm")),
+                          Button(f"{CANCEL_ACTION}:{pid}:{nonce}", ctx.t("trading.button.cancel"))))

@@ -1,0 +1,140 @@
+"""Small shared helpers of the trading conversations: configuration, profile updates, money on the tick
+grid, rejection texts and the user's receipt pseudonym."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from collections.abc import Mapping
+
+from engine.api import Rejection
+from handlers.context import Services, TurnContext
+from handlers.users import User
+from intents.types import IntentResult
+from locales.catalog import Translator
+
+_NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w])")
+PSEUDONYM_SALT_KEY = "receipt_salt"
+
+
+def section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """``config/trading.toml`` section ``name`` (empty when absent)."""
+    return (config.get("trading") or {}).get(name) or {}
+
+
+def setting(ctx_or_services: TurnContext | Services, name: str, key: str, default: Any) -> Any:
+    services = ctx_or_services.services if isinstance(ctx_or_services, TurnContext) else ctx_or_services
+    return section(services.config, name).get(key, default)
+
+
+async def update_profile(services: Services, key: str, changes: Mapping[str, Any]) -> User:
+    """Merge ``changes`` into the freshest stored profile (other features keep their own flags there);
+    a value of None removes the flag."""
+    current = await services.users.get(key)
+    profile = dict(current.profile if current else {})
+    for name, value in changes.items():
+        if value is None:
+            profile.pop(name, None)
+        else:
+            profile[name] = value
+    return await services.users.update(key, profile=profile)
+
+
+def numbers_in(text: str) -> list[float]:
+    """Numbers typed in a message ("1,200.50" → 1200.5), for answers to a slot question."""
+    out: list[float] = []
+    for raw in _NUMBER.findall(text or ""):
+        try:
+            out.append(float(raw.replace(",", "")))
+        except ValueError:
+            continue
+    return out
+
+
+_TICKS = ((25_000, 1), (100_000, 5), (500_000, 10), (1_000_000, 50), (2_000_000, 100))
+
+
+def default_tick(price_paise: int) -> int:
+    """NSE tick table (from 15 Apr 2025) for when the instrument master cannot be read."""
+    for limit, tick in _TICKS:
+        if price_paise < limit:
+            return tick
+    return 500
+
+
+def tick_for(symbol: str, price_paise: int) -> int:
+    try:
+        from engine.instruments import load_instruments
+
+        instrument = load_instruments().get(symbol)
+        if instrument is not None:
+            return int(instrument.tick_for(price_paise))
+    except (ImportError, AttributeError, TypeError, KeyError):
+        pass
+    return default_tick(price_paise)
+
+
+def to_paise_on_tick(symbol: str, rupees: float) -> int:
+    """Rupees as typed → integer paise rounded to the nearest tick (never a float to the engine)."""
+    paise = int((Decimal(str(rupees)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    tick = max(1, tick_for(symbol, paise))
+    return max(tick, int((Decimal(paise) / tick).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * tick)
+
+
+def rejection_text(t: Translator, rejection: Rejection | None) -> str:
+    """The engine's reason in the user's language (``engine.reject.<code>``), with a generic fallback."""
+    if rejection is None:
+        return t("trading.reject.generic", code="-")
+    key = f"engine.reject.{rejection.code}"
+    if t.has(key):
+        try:
+            return t(key, **{k: _plain(v) for k, v in dict(rejection.params).items()})
+        except KeyError:
+            pass
+    return t("trading.reject.generic", code=rejection.code)
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+async def pseudonym(services: Services, user: User) -> str:
+    """A stable, salted hash of the user key for the public receipt log (never the phone number).
+    The salt is random per user and kept in their profile, so the log cannot be joined to phone numbers."""
+    fresh = await services.users.get(user.key) or user
+    salt = fresh.profile.get(PSEUDONYM_SALT_KEY)
+    if not salt:
+        salt = secrets.token_hex(16)
+        await update_profile(services, user.key, {PSEUDONYM_SALT_KEY: salt})
+    return "u-" + hashlib.sha256(f"{salt}:{user.key}".encode()).hexdigest()[:32]
+
+
+def _words(catalog: Any, lang: str, key: str) -> set[str]:
+    out: set[str] = set()
+    for code in {lang, "en"}:
+        if catalog.has(code, key):
+            out.update(w.strip().casefold() for w in catalog.raw(code, key).split("|") if w.strip())
+    return out
+
+
+def _typed(text: str | None) -> str:
+    return " ".join((text or "").casefold().strip(" .!?।,").split())
+
+
+def said_yes(services: Services, lang: str, match: IntentResult, text: str | None, *, tapped: bool) -> bool:
+    """A typed yes ("yes", "haan", "ஆம்"): the confirm intent when the model is sure, or one of the locale's
+    yes-words (so a one-word answer the model is unsure about still counts). Digits never count."""
+    if tapped or any(ch.isdigit() for ch in text or ""):
+        return False
+    sure = match.intent == "confirm" and not match.clarify
+    return sure or _typed(text) in _words(services.catalog, lang, "trading.words.yes")
+
+
+def said_no(services: Services, lang: str, match: IntentResult, text: str | None, *, tapped: bool) -> bool:
+    if tapped or any(ch.isdigit() for ch in text or ""):
+        return False
+    sure = match.intent == "deny" and not match.clarify
+    return sure or _typed(text) in _words(services.catalog, lang, "trading.words.no")

@@ -1,0 +1,151 @@
+"""The order flow's engine room: ask the next missing slot, gate on the PIN, show the confirmation card.
+
+Shared by the entry and slot handlers (``handlers/trading.py``), the PIN handlers (``trading_pin.py``) and
+the confirmation handlers (``trading_confirm.py``). The half-built order lives in the session as ``draft``;
+the card's pending order as ``pending``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from engine.api import Side
+from handlers.context import TurnContext
+from handlers.quotes import pick_symbol
+from handlers.replies import Button, Buttons, Text
+from handlers.security import has_pin, locked_until, verified_today
+from handlers.trading_card import PENDING_KEY, card, card_body, new_pending, risk_alerts
+from handlers.trading_common import rejection_text, said_no, said_yes, setting
+from handlers.trading_draft import DRAFT_KEY, Draft, from_entities, missing_slot
+from locales.format import ist_time, quantity, rupees
+
+SYMBOL_ACTION = "tsym"
+PRICE_ACTION = "tprice"
+
+
+def until_(ctx: TurnContext):
+    return ctx.now + timedelta(minutes=int(setting(ctx, "confirmation", "dialogue_minutes", 30)))
+
+
+def draft_of(ctx: TurnContext) -> Draft | None:
+    return Draft.from_json(ctx.session.data.get(DRAFT_KEY))
+
+
+def ask(ctx: TurnContext, state: str, draft: Draft) -> None:
+    ctx.session.data.pop(PENDING_KEY, None)
+    ctx.session.expect(state, until=until_(ctx), **{DRAFT_KEY: draft.to_json()})
+
+
+async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
+    """Ask the next missing thing, or go to the PIN, or show the confirmation card."""
+    t, engine = ctx.t, ctx.services.engine
+    replies: list = [Text(n) for n in notes]
+    quote = None
+    if draft.symbol:
+        quote = await engine.quote(draft.symbol)
+        if quote is None or quote.is_index:
+            key = "trading.ask.index" if quote is not None else "trading.ask.unknown_symbol"
+            replies.append(Text(t(key, symbol=draft.symbol)))
+            draft = draft.with_(symbol=None)
+    if draft.symbol and quote and not draft.quantity and draft.amount_paise:
+        qty = draft.amount_paise // max(1, quote.ltp_paise)
+        if qty >= 1:
+            draft = draft.with_(quantity=int(qty))
+            replies.append(Text(t("trading.ask.amount_quantity", amount=rupees(draft.amount_paise), qty=quantity(qty),
+                                  symbol=draft.symbol, ltp=rupees(quote.ltp_paise))))
+        else:
+            replies.append(Text(t("trading.ask.amount_too_small", amount=rupees(draft.amount_paise),
+                                  symbol=draft.symbol, ltp=rupees(quote.ltp_paise))))
+            draft = draft.with_(amount_paise=None)
+    slot = missing_slot(draft)
+    side = t("trading.side.buy" if draft.side == Side.BUY.value else "trading.side.sell")
+    if slot == "symbol":
+        ask(ctx, "symbol", draft)
+        return replies + [Text(t("trading.ask.symbol", side=side))]
+    if slot == "quantity":
+        ask(ctx, "quantity", draft)
+        return replies + [Text(t("trading.ask.quantity", side=side, symbol=draft.symbol,
+                                 ltp=rupees(quote.ltp_paise) if quote else "-"))]
+    if slot == "price":
+        ask(ctx, "price", draft)
+        return replies + [Buttons(t("trading.ask.price", side=side, qty=quantity(draft.quantity or 0),
+                                    symbol=draft.symbol, ltp=rupees(quote.ltp_paise) if quote else "-"),
+                                  (Button(f"{PRICE_ACTION}:market", t("trading.button.market")),))]
+    return replies + await _pin_or_card(ctx, draft, quote)
+
+
+async def _pin_or_card(ctx: TurnContext, draft: Draft, quote=None):
+    profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
+    until = locked_until(profile, ctx.now)
+    if until is not None:
+        ctx.session.clear()
+        return [Text(ctx.t("trading.pin.locked", time=ist_time(until)))]
+    if not has_pin(profile):
+        ask(ctx, "pin_setup", draft)
+        return [Text(ctx.t("trading.pin.setup_needed"))]
+    if not verified_today(profile, ctx.now):
+        ask(ctx, "pin", draft)
+        return [Text(ctx.t("trading.pin.enter"))]
+    return await show_card(ctx, draft, quote)
+
+
+async def show_card(ctx: TurnContext, draft: Draft, quote=None):
+    engine = ctx.services.engine
+    quote = quote or await engine.quote(draft.symbol or "")
+    estimate = await engine.estimate(draft.request(account=ctx.user.account, client_order_id="estimate",
+                                                   tier=ctx.tier))
+    if not estimate.ok:
+        ctx.session.clear()
+        return [Text(ctx.t("trading.result.rejected", reason=rejection_text(ctx.t, estimate.rejection)))]
+    alerts = await risk_alerts(ctx, draft, estimate, quote)
+    ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
+    pending = new_pending(draft, ctx.now, ttl)
+    ctx.session.expect("confirmation", until=until_(ctx), **{PENDING_KEY: pending})
+    ctx.session.data.pop(DRAFT_KEY, None)
+    name = quote.name if quote else draft.symbol
+    return [card(ctx, pending, card_body(ctx, draft, estimate, name or "", alerts))]
+
+
+
+async def start_order(ctx: TurnContext):
+    """A buy/sell message: a draft from its entities, then the next step."""
+    entities = ctx.match.entities
+    draft = from_entities(Side.BUY.value if ctx.match.intent == "buy" else Side.SELL.value, entities,
+                          message_id=ctx.message.id, market_said=market_said(ctx))
+    if not draft.symbol and entities.symbol_candidates:
+        ask(ctx, "symbol", draft)
+        return pick_symbol(ctx, entities.symbol_candidates, action=SYMBOL_ACTION)
+    return await advance(ctx, draft)
+
+
+def market_said(ctx: TurnContext) -> bool:
+    """Did the user actually ask for the market price ("at market", "मार्केट पर")? Words from the locales."""
+    typed = ctx.text.casefold()
+    words = {ctx.t("trading.word.market"), ctx.services.catalog.raw("en", "trading.word.market"),
+             ctx.t("trading.button.market")}
+    return any(w.casefold() in typed for w in words if w)
+
+
+def elsewhere(ctx: TurnContext) -> bool:
+    """The message is clearly about something else ("mera order hua kya" while I asked for a quantity):
+    let its own handler answer; the half-built order waits in the session."""
+    return (not ctx.match.clarify and ctx.match.intent not in ("out_of_scope", "buy", "sell", "confirm", "deny")
+            and ctx.match.confidence >= 0.6)
+
+
+def restart(ctx: TurnContext) -> bool:
+    """A fresh, complete-enough buy/sell while a dialogue is open starts over with the new order."""
+    return ctx.match.intent in ("buy", "sell") and bool(ctx.match.entities.symbol) and not ctx.message.payload
+
+
+def yes(ctx: TurnContext) -> bool:
+    return said_yes(ctx.services, ctx.lang, ctx.match, ctx.message.text, tapped=ctx.message.is_tap)
+
+
+def no(ctx: TurnContext) -> bool:
+    return said_no(ctx.services, ctx.lang, ctx.match, ctx.message.text, tapped=ctx.message.is_tap)
+
+
+def cancel_dialogue(ctx: TurnContext):
+    ctx.session.clear()
+    return Text(ctx.t("trading.cancelled"))

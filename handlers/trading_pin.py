@@ -1,0 +1,68 @@
+"""Trading PIN conversations: choose a PIN (once), enter it (once per trading day, before the first order).
+
+Policy (hashing, attempts, lockout) lives in ``handlers/security.py``; these handlers only talk. A PIN is
+never echoed, logged or stored in the session; the onboarding gate also keeps it out of the trace.
+"""
+
+from __future__ import annotations
+
+from handlers.context import TurnContext
+from handlers.replies import Text
+from handlers.router import UNHANDLED, Router
+from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, looks_like_pin_attempt, set_pin
+from handlers.trading_common import update_profile
+from handlers.trading_draft import DRAFT_KEY
+from handlers.trading_flow import cancel_dialogue, draft_of, elsewhere, no, restart, show_card, start_order
+from locales.format import ist_time
+
+router = Router("trading.pin")
+
+
+@router.on_awaiting("pin_setup")
+async def pin_setup_answer(ctx: TurnContext):
+    policy = PinPolicy.from_config(ctx.services.config)
+    again = Text(ctx.t("trading.pin.setup_format", min=policy.min_length, max=policy.max_length))
+    if not looks_like_pin_attempt(ctx.text):
+        if no(ctx):
+            return cancel_dialogue(ctx)
+        if ctx.session.data.get(DRAFT_KEY) or not elsewhere(ctx):
+            return again
+        ctx.session.clear()       # no order waiting and clearly another question: ask for a PIN when they trade
+        return UNHANDLED
+    changes = set_pin(clean_pin_text(ctx.text), ctx.now, policy)
+    if changes is None:
+        return again
+    await update_profile(ctx.services, ctx.user.key, changes)
+    done = Text(ctx.t("trading.pin.set_ok"))
+    draft = draft_of(ctx)
+    if draft is None:
+        ctx.session.clear()
+        return [done, Text(ctx.t("trading.pin.set_next"))]
+    return [done, *await show_card(ctx, draft)]
+
+
+@router.on_awaiting("pin")
+async def pin_answer(ctx: TurnContext):
+    draft = draft_of(ctx)
+    if not looks_like_pin_attempt(ctx.text):
+        if no(ctx):
+            return cancel_dialogue(ctx)
+        if restart(ctx):
+            return await start_order(ctx)
+        return UNHANDLED          # another question: answered elsewhere, the order waits for the PIN
+    policy = PinPolicy.from_config(ctx.services.config)
+    profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
+    outcome = attempt(profile, clean_pin_text(ctx.text), ctx.now, policy)
+    if outcome.changes:
+        await update_profile(ctx.services, ctx.user.key, outcome.changes)
+    if outcome.result == PinCheck.BAD_FORMAT:
+        return Text(ctx.t("trading.pin.format", min=policy.min_length, max=policy.max_length))
+    if outcome.result == PinCheck.LOCKED:
+        ctx.session.clear()
+        return Text(ctx.t("trading.pin.locked", time=ist_time(outcome.locked_until or ctx.now)))
+    if outcome.result == PinCheck.WRONG:
+        return Text(ctx.t("trading.pin.wrong", left=outcome.attempts_left))
+    if draft is None:
+        ctx.session.clear()
+        return Text(ctx.t("trading.pin.ok"))
+    return await show_card(ctx, draft)

@@ -1,0 +1,230 @@
+"""GridWorks PRO: the plans offer, the free trial, simulated paid plans and their expiry.
+
+Plans and the trial come from ``config/plans.toml``; per-order brokerage is the engine's
+``config/tiers.toml`` and is only *shown* here. Starting the trial or a plan switches the tier at once;
+the end of a plan is enforced twice — by :func:`on_tick` (pushes a reminder 3 days before a trial ends
+and the expiry notice) and by the SubscriptionCheck middleware (before routing, so the tier is right
+even when no tick ran). Both go through :func:`expire_if_due`, which is idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+from engine.api import Tier
+from handlers.context import Services, TurnContext
+from handlers.middlewares.subscription import push_reply
+from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Text
+from handlers.router import UNHANDLED, Router
+from handlers.users import User
+from locales.format import ist_date, rupees
+
+router = Router("upgrade")
+
+PLAN = "plan"              # profile key: {"id", "until", "reminded"}
+TRIAL_USED = "trial_used"  # profile key: the free trial is once per user
+TRIAL = "trial"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: str
+    price_paise: int
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanBook:
+    """The offer as configured: paid plans plus the free trial's length and reminder lead time."""
+
+    plans: tuple[Plan, ...]
+    trial_days: int = 30
+    remind_days_before: int = 3
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "PlanBook":
+        raw = config.get("plans") or {}
+        trial = raw.get("trial") or {}
+        plans = tuple(Plan(id=str(p["id"]), price_paise=int(p["price_paise"]), days=int(p.get("days", 30)))
+                      for p in raw.get("plan") or ())
+        return cls(plans=plans, trial_days=int(trial.get("days", 30)),
+                   remind_days_before=int(trial.get("remind_days_before", 3)))
+
+    def get(self, plan_id: str) -> Plan | None:
+        return next((p for p in self.plans if p.id == plan_id), None)
+
+
+def price(paise: int) -> str:
+    return rupees(paise, always_decimals=False)
+
+
+def order_pricing(config: Mapping[str, Any]) -> dict[str, str]:
+    """Per-executed-order brokerage for the offer text, read from the engine's ``config/tiers.toml``."""
+    tiers = config.get("tiers") or {}
+    lite = (tiers.get("LITE") or {}).get("brokerage") or {}
+    pro = (tiers.get("PRO") or {}).get("brokerage") or {}
+    pro_fee = pro.get("flat_paise", pro.get("max_paise", 0))
+    return {"lite_min": price(int(lite.get("min_paise", 0))), "lite_max": price(int(lite.get("max_paise", 0))),
+            "pro_fee": price(int(pro_fee))}
+
+
+def _plan_state(user: User) -> dict[str, Any] | None:
+    state = user.profile.get(PLAN)
+    return dict(state) if isinstance(state, Mapping) and state.get("until") else None
+
+
+def plan_name(t, plan_id: str) -> str:
+    return t(f"upgrade.plan.{plan_id}.name") if t.has(f"upgrade.plan.{plan_id}.name") else plan_id
+
+
+def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial: bool = True,
+          **params: Any) -> ListReply:
+    t, book = ctx.t, PlanBook.from_config(ctx.services.config)
+    rows: list[ListRow] = []
+    if with_trial and not ctx.user.profile.get(TRIAL_USED):
+        rows.append(ListRow(id=f"plan:{TRIAL}", title=t("upgrade.trial.title", days=book.trial_days),
+                            description=t("upgrade.trial.description", days=book.trial_days)))
+    for plan in book.plans:
+        rows.append(ListRow(id=f"plan:{plan.id}", title=t("upgrade.plan.row", name=plan_name(t, plan.id),
+                                                          price=price(plan.price_paise)),
+                            description=t(f"upgrade.plan.{plan.id}.description")))
+    return ListReply(body=t(intro_key, **order_pricing(ctx.services.config), **params), button=t("upgrade.offer.button"),
+                     rows=tuple(rows), section_title=t("upgrade.offer.section"))
+
+
+async def _activate(ctx: TurnContext, plan_id: str, days: int) -> datetime:
+    until = ctx.now + timedelta(days=days)
+    profile = {**ctx.user.profile, PLAN: {"id": plan_id, "until": until.isoformat(), "reminded": False}}
+    if plan_id == TRIAL:
+        profile[TRIAL_USED] = True
+    await ctx.services.users.update(ctx.user.key, tier=Tier.PRO, profile=profile)
+    return until
+
+
+@router.on_intent("upgrade", tier=Tier.LITE)
+@router.on_payload("upgrade", tier=Tier.LITE)
+async def show_plans(ctx: TurnContext):
+    ctx.session.clear()
+    return offer(ctx)
+
+
+@router.on_intent("upgrade", tier=Tier.PRO)
+@router.on_payload("upgrade", tier=Tier.PRO)
+async def show_status(ctx: TurnContext):
+    ctx.session.clear()
+    state = _plan_state(ctx.user)
+    if state is None:
+        return Text(ctx.t("upgrade.status.granted"))
+    until = ist_date(datetime.fromisoformat(state["until"]))
+    if state["id"] == TRIAL:
+        return offer(ctx, intro_key="upgrade.status.trial", with_trial=False, date=until)
+    return Text(ctx.t("upgrade.status.paid", plan=plan_name(ctx.t, state["id"]), date=until))
+
+
+@router.on_payload("plan", tier=Tier.LITE)
+async def pick_plan(ctx: TurnContext):
+    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    book = PlanBook.from_config(ctx.services.config)
+    if plan_id == TRIAL:
+        if ctx.user.profile.get(TRIAL_USED):
+            return [Text(ctx.t("upgrade.trial.used")), offer(ctx, with_trial=False)]
+        until = await _activate(ctx, TRIAL, book.trial_days)
+        return Text(ctx.t("upgrade.trial.started", date=ist_date(until), days=book.trial_days))
+    return _pay_card(ctx, book, plan_id)
+
+
+@router.on_payload("plan", tier=Tier.PRO)
+async def pick_plan_pro(ctx: TurnContext):
+    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    state = _plan_state(ctx.user)
+    if plan_id == TRIAL or (state is not None and state["id"] != TRIAL) or state is None:
+        return Text(ctx.t("upgrade.already_pro"))
+    return _pay_card(ctx, PlanBook.from_config(ctx.services.config), plan_id)
+
+
+def _pay_card(ctx: TurnContext, book: PlanBook, plan_id: str):
+    plan = book.get(plan_id)
+    if plan is None:
+        return [Text(ctx.t("upgrade.unknown_plan")), offer(ctx)]
+    ctx.session.expect("payment", until=ctx.now + timedelta(minutes=10), plan=plan.id)
+    amount = price(plan.price_paise)
+    return Buttons(ctx.t("upgrade.pay.confirm", plan=plan_name(ctx.t, plan.id), price=amount, days=plan.days),
+                   (Button(f"planpay:{plan.id}", ctx.t("upgrade.button.pay", price=amount)),
+                    Button("plancancel", ctx.t("upgrade.button.cancel"))))
+
+
+@router.on_payload("planpay")
+async def pay(ctx: TurnContext):
+    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    plan = PlanBook.from_config(ctx.services.config).get(plan_id)
+    pending = ctx.session.data.get("plan") if ctx.session.awaiting == "payment" else None
+    ctx.session.clear()
+    if plan is None or pending != plan_id:
+        return Text(ctx.t("upgrade.pay.stale"))
+    until = await _activate(ctx, plan.id, plan.days)
+    return Text(ctx.t("upgrade.paid.started", plan=plan_name(ctx.t, plan.id), date=ist_date(until),
+                      **order_pricing(ctx.services.config)))
+
+
+@router.on_payload("plancancel")
+async def pay_cancel(ctx: TurnContext):
+    ctx.session.clear()
+    return Text(ctx.t("upgrade.pay.cancelled"))
+
+
+@router.on_awaiting("payment")
+async def payment_pending(ctx: TurnContext):
+    """Anything typed while the pay card is open: drop the card (nothing is charged) and route normally."""
+    ctx.session.clear()
+    return UNHANDLED
+
+
+async def expire_if_due(services: Services, user: User, now: datetime, *,
+                        profile_changes: Mapping[str, Any] | None = None) -> tuple[User | None, Reply | None]:
+    """End the user's plan when its time is up: back to LITE, and the notice to give them.
+
+    Returns ``(updated_user, notice)``, or ``(None, None)`` when nothing was due (``profile_changes`` are
+    then left to the caller)."""
+    state = _plan_state(user)
+    if state is None or datetime.fromisoformat(state["until"]) > now:
+        return None, None
+    profile = {k: v for k, v in user.profile.items() if k != PLAN}
+    profile.update(profile_changes or {})
+    updated = await services.users.update(user.key, tier=Tier.LITE, profile=profile)
+    t = services.catalog.translator(user.language or "en")
+    if state["id"] == TRIAL:
+        text = t("upgrade.expired.trial")
+    else:
+        text = t("upgrade.expired.paid", plan=plan_name(t, state["id"]))
+    return updated, Buttons(text, (Button("upgrade", t("upgrade.button.plans")),))
+
+
+async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
+    """Trial reminders and plan expiries that fall due as time passes."""
+    pushes: list[tuple[User, list[Reply]]] = []
+    book = PlanBook.from_config(services.config)
+    for key in await services.users.all_keys():
+        user = await services.users.get(key)
+        state = _plan_state(user) if user is not None else None
+        if user is None or state is None:
+            continue
+        lang = user.language or "en"
+        t = services.catalog.translator(lang)
+        until = datetime.fromisoformat(state["until"])
+        if until <= now:
+            updated, notice = await expire_if_due(services, user, now)
+            if updated is not None and notice is not None:
+                pushes.append((updated, [push_reply(updated, now, text=notice.body, template="gw_plan_ended",
+                                                    lang=lang, buttons=(("upgrade", t("upgrade.button.plans")),))]))
+        elif state["id"] == TRIAL and not state.get("reminded") and \
+                until - now <= timedelta(days=book.remind_days_before):
+            days_left = max(1, -(-int((until - now).total_seconds()) // 86400))
+            updated = await services.users.update(
+                user.key, profile={**user.profile, PLAN: {**state, "reminded": True}})
+            text = t("upgrade.reminder", date=ist_date(until), days=days_left)
+            pushes.append((updated, [push_reply(updated, now, text=text, template="gw_trial_reminder", lang=lang,
+                                                params=(ist_date(until), str(days_left)),
+                                                buttons=(("upgrade", t("upgrade.button.plans")),))]))
+    return pushes

@@ -1,0 +1,74 @@
+"""Trading PIN policy on plain values: hashing, format, once-a-day verification, attempts and lockout."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from engine.clock import IST
+from handlers.security import (PIN_KEY, PinCheck, PinPolicy, attempt, check_pin, hash_pin, has_pin, locked_until,
+                               looks_like_pin_attempt, pin_profile, set_pin, valid_pin_format, verified_today)
+from handlers.trading_common import to_paise_on_tick
+from handlers.trading_draft import Draft, apply_entities, missing_slot
+from intents.types import Entities
+
+FAST = PinPolicy(scrypt_n=1024)          # same algorithm, cheaper cost: these tests check logic, not cost
+MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
+
+
+def test_pin_hash_is_salted_scrypt_and_verifies_only_the_right_pin() -> None:
+    one, two = hash_pin("975310", FAST), hash_pin("975310", FAST)
+    assert one["alg"] == "scrypt" and one["salt"] != two["salt"] and one["hash"] != two["hash"]
+    assert "975310" not in str(one)
+    assert check_pin(one, "975310") and check_pin(two, "975310")
+    assert not check_pin(one, "975311") and not check_pin({}, "975310")
+
+
+def test_pin_format_is_four_to_six_digits() -> None:
+    assert [valid_pin_format(p, FAST) for p in ("123", "1234", "123456", "1234567", "12a4", "")] == \
+        [False, True, True, False, False, False]
+    assert looks_like_pin_attempt(" 12 34 ") and not looks_like_pin_attempt("buy 10")
+
+
+def test_set_pin_counts_as_todays_verification_only_today() -> None:
+    profile = dict(set_pin("4826", MONDAY, FAST) or {})
+    assert has_pin(profile) and verified_today(profile, MONDAY)
+    assert not verified_today(profile, MONDAY + timedelta(days=1))
+    assert set_pin("48", MONDAY, FAST) is None
+
+
+def test_five_wrong_pins_lock_for_thirty_minutes_then_the_right_pin_works() -> None:
+    profile: dict = dict(pin_profile("4826", FAST))
+    tuesday = MONDAY + timedelta(days=1)
+    for left in (4, 3, 2, 1):
+        result = attempt(profile, "0000", tuesday, FAST)
+        assert result.result == PinCheck.WRONG and result.attempts_left == left
+        profile.update(result.changes)
+    locking = attempt(profile, "0000", tuesday, FAST)
+    assert locking.result == PinCheck.LOCKED and locking.locked_until == tuesday + timedelta(minutes=30)
+    profile.update(locking.changes)
+    # Even the right PIN is refused while locked, and a bad format is not counted as an attempt.
+    assert attempt(profile, "4826", tuesday + timedelta(minutes=29), FAST).result == PinCheck.LOCKED
+    assert locked_until(profile, tuesday + timedelta(minutes=31)) is None
+    assert attempt(profile, "12", tuesday + timedelta(minutes=31), FAST).result == PinCheck.BAD_FORMAT
+    ok = attempt(profile, "4826", tuesday + timedelta(minutes=31), FAST)
+    assert ok.result == PinCheck.OK and ok.changes["pin_failures"] == 0
+    profile.update(ok.changes)
+    assert verified_today(profile, tuesday) and profile[PIN_KEY]["alg"] == "scrypt"
+
+
+def test_prices_reach_the_engine_as_paise_on_the_tick_grid() -> None:
+    assert to_paise_on_tick("TCS", 3127.13) % 10 == 0          # ₹1,000–5,000: 10 paise tick
+    assert to_paise_on_tick("TCS", 3127.13) == 312710
+    assert to_paise_on_tick("ITC", 401.02) % 5 == 0            # ₹250–1,000: 5 paise tick
+
+
+def test_draft_asks_slots_in_order_and_keeps_limit_prices_in_paise() -> None:
+    draft = Draft(side="BUY")
+    assert missing_slot(draft) == "symbol"
+    draft = apply_entities(draft, Entities(symbol="tcs"))
+    assert draft.symbol == "TCS" and missing_slot(draft) == "quantity"
+    draft = apply_entities(draft, Entities(quantity=10))
+    assert missing_slot(draft) == "price"
+    limit = apply_entities(draft, Entities(price=3127.13))
+    assert limit.order_type == "LIMIT" and limit.price_paise == 312710 and missing_slot(limit) is None
+    assert Draft.from_json(limit.to_json()) == limit
