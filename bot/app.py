@@ -1,0 +1,159 @@
+"""The composition root: the one place that builds and wires every part of GridWorks.
+
+``open_runtime`` is used by the webhook server, the chat REPL, the simulator and the operator CLI alike,
+so every channel runs the very same dispatcher, engine and intent pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, AsyncIterator, Callable, Sequence
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.stores.alerts import SqlAlertStore
+from bot.stores.crypto import DataCipher
+from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
+from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
+from config.settings import Settings
+from engine.clock import Clock, SimulatedClock, SystemClock
+from engine.db import make_engine
+from handlers.context import Services
+from handlers.dispatcher import Dispatcher
+from handlers.ports import Messenger
+from handlers.routes import build_middlewares, build_router, run_tick_hooks
+from locales.catalog import load_catalog
+
+log = structlog.get_logger("gridworks.app")
+
+
+@dataclass
+class Runtime:
+    """Everything a channel needs, wired. Close it with :meth:`close` (or use :func:`open_runtime`)."""
+
+    settings: Settings
+    db: AsyncEngine
+    clock: Clock
+    services: Services
+    dispatcher: Dispatcher
+    audit: SqlAuditLog
+    users: SqlUserRepository
+    engine: Any
+    receipts: Any | None = None
+    redis: Any | None = None
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    async def tick(self, now: datetime | None = None) -> Sequence[Any]:
+        """Move the market to ``now`` (fills resting orders, triggers stops, releases AMOs, expires orders),
+        then let the tick hooks (order updates, price alerts, trial reminders) push what users must hear."""
+        now = now or self.clock.now()
+        events = await self.engine.advance(now)
+        pushes = await run_tick_hooks(self.services, now, events)
+        messenger = self.services.messenger
+        if messenger is not None:
+            for user, replies in pushes:
+                if replies:
+                    await messenger.push(user, replies)
+        return events
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            result = closer()
+            if asyncio.iscoroutine(result):
+                await result
+        self._closers.clear()
+
+
+def make_clock(settings: Settings, *, simulated: bool) -> Clock:
+    if settings.clock_start is not None:
+        return SimulatedClock(settings.clock_start)
+    if simulated:
+        return SimulatedClock(SystemClock().now())
+    return SystemClock()
+
+
+def _stores(settings: Settings):
+    if settings.storage.redis_url:
+        import redis.asyncio as redis
+
+        from bot.stores.redis_stores import RedisDedupeStore, RedisSessionStore, RedisUserLocks
+
+        client = redis.from_url(settings.storage.redis_url)
+        return client, RedisSessionStore(client), RedisDedupeStore(client), RedisUserLocks(client)
+    return None, MemorySessionStore(), MemoryDedupeStore(), MemoryUserLocks()
+
+
+_OFFLINE_PIPELINE: Any = None
+
+
+async def _load_intents(settings: Settings):
+    """The intent pipeline is immutable once trained: one offline instance per process serves every runtime."""
+    global _OFFLINE_PIPELINE
+    from intents.pipeline import IntentPipeline
+
+    if settings.llm.api_key:
+        from intents.llm import LLMFallback
+
+        return await asyncio.to_thread(IntentPipeline.load, llm=LLMFallback(settings.llm))
+    if _OFFLINE_PIPELINE is None:
+        _OFFLINE_PIPELINE = await asyncio.to_thread(IntentPipeline.load)
+    return _OFFLINE_PIPELINE
+
+
+async def build_runtime(settings: Settings, *, clock: Clock | None = None,
+                        messenger: Callable[[SqlAuditLog], Messenger] | None = None,
+                        simulated_clock: bool = False, with_receipts: bool = True) -> Runtime:
+    """Build the runtime from ``settings``. The caller owns it and must ``await runtime.close()``.
+
+    ``messenger`` builds the channel's push messenger from the audit log (replies sent outside a turn).
+    """
+    from engine.factory import open_engine
+
+    clock = clock or make_clock(settings, simulated=simulated_clock)
+    db = make_engine(settings.storage.database_url)
+    closers: list[Callable[[], Any]] = [db.dispose]
+    try:
+        await create_schema(db)
+        redis_client, sessions, dedupe, locks = _stores(settings)
+        if redis_client is not None:
+            closers.append(redis_client.aclose)
+        intents, engine = await asyncio.gather(_load_intents(settings),
+                                               open_engine(db=db, clock=clock, config=settings.product))
+        closers.append(engine.close)
+        receipts = None
+        if with_receipts:
+            from engine.zk import open_receipts
+
+            receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock)
+            closers.append(receipts.close)
+        users = SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets))
+        audit = SqlAuditLog(db)
+        alerts = SqlAlertStore(db)
+        await alerts.create_schema()
+        services = Services(catalog=load_catalog(), clock=clock, users=users, intents=intents, engine=engine,
+                            receipts=receipts, alerts=alerts, messenger=messenger(audit) if messenger else None,
+                            config=settings.product)
+        dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, dedupe=dedupe,
+                                locks=locks, audit=audit, extra_middlewares=build_middlewares())
+    except BaseException:
+        for closer in reversed(closers):
+            result = closer()
+            if asyncio.iscoroutine(result):
+                await result
+        raise
+    return Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher,
+                   audit=audit, users=users, engine=engine, receipts=receipts, redis=redis_client,
+                   _closers=closers)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runtime]:
+    runtime = await build_runtime(settings, **kwargs)
+    try:
+        yield runtime
+    finally:
+        await runtime.close()

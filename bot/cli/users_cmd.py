@@ -1,0 +1,194 @@
+"""Operator commands: ``gridworks users create|show|set-tier|reseal`` and ``gridworks handoff list|release``.
+
+``users create`` provisions an account non-interactively, as a broker's KYC back office would: consent is
+recorded (so the onboarding gate lets the user straight through), the PIN is stored only as the trading
+module's scrypt hash, and the virtual trading account is opened with the given cash. The user still enters
+the PIN once per trading day. Output never shows a PIN or its hash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def register(sub) -> None:
+    users = sub.add_parser("users", help="operator tools for user accounts")
+    usub = users.add_subparsers(dest="users_command", metavar="ACTION")
+    usub.required = True
+
+    p = usub.add_parser("create", help="provision an account (skips onboarding)")
+    p.add_argument("wa_id", help="WhatsApp number (digits) or business-scoped user id")
+    p.add_argument("--name", default=None)
+    p.add_argument("--lang", default="en", help="reply language code (en, hi, hi-Latn, ta, …)")
+    p.add_argument("--tier", choices=("lite", "pro"), default="lite")
+    p.add_argument("--pin", default=None, help="4–6 digit trading PIN (stored only as a scrypt hash)")
+    p.add_argument("--cash", type=float, default=None, help="starting virtual cash in rupees")
+    p.set_defaults(func=_run, action="create")
+
+    p = usub.add_parser("show", help="show one user (no PIN, no personal data beyond the account)")
+    p.add_argument("wa_id")
+    p.set_defaults(func=_run, action="show")
+
+    p = usub.add_parser("set-tier", help="switch a user to LITE or PRO")
+    p.add_argument("wa_id")
+    p.add_argument("tier", choices=("lite", "pro"))
+    p.set_defaults(func=_run, action="set-tier")
+
+    p = usub.add_parser("reseal", help="re-encrypt PRO profiles under the current data key (after rotation)")
+    p.set_defaults(func=_run, action="reseal")
+
+    handoff = sub.add_parser("handoff", help="conversations handed to a human agent")
+    hsub = handoff.add_subparsers(dest="handoff_command", metavar="ACTION")
+    hsub.required = True
+    p = hsub.add_parser("list", help="users waiting for or talking with an agent")
+    p.set_defaults(func=_run, action="handoff-list")
+    p = hsub.add_parser("release", help="hand the conversation back to the bot")
+    p.add_argument("wa_id")
+    p.set_defaults(func=_run, action="handoff-release")
+
+
+def _run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from config.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(run_action(settings, args))
+
+
+def describe(user: Any, funds: Any | None = None) -> dict[str, Any]:
+    """What an operator may see about a user: account state and flags, never the PIN (or its hash)."""
+    profile = dict(user.profile)
+    out: dict[str, Any] = {
+        "key": user.key, "phone": user.phone, "bsuid": user.bsuid, "name": user.name, "tier": user.tier.value,
+        "language": user.language, "created_at": user.created_at.isoformat() if user.created_at else None,
+        "onboarded": bool(profile.get("consent")), "pin_set": bool(profile.get("pin")),
+        "plan": profile.get("plan"), "trial_used": bool(profile.get("trial_used")),
+        "handoff": profile.get("handoff"), "marketing_opt_out": bool(profile.get("marketing_opt_out")),
+    }
+    if funds is not None:
+        out["cash_paise"] = funds.cash_paise
+        out["available_paise"] = funds.available_paise
+    return out
+
+
+def _sender(wa_id: str):
+    from handlers.messages import Sender
+
+    wa_id = wa_id.strip()
+    if wa_id.lstrip("+").isdigit():
+        return Sender(phone=wa_id.lstrip("+"))
+    return Sender(user_id=wa_id)
+
+
+def _fail(message: str) -> int:
+    print(f"gridworks: {message}", file=sys.stderr)
+    return 1
+
+
+async def run_action(settings: Any, args: argparse.Namespace) -> int:
+    """Open the database (and the engine when cash is involved) and run one operator action."""
+    import json
+
+    from bot.logging import configure_logging
+    from bot.stores.crypto import DataCipher
+    from bot.stores.sql import SqlUserRepository, create_schema
+    from engine.db import make_engine
+
+    configure_logging("WARNING")
+    db = make_engine(settings.storage.database_url)
+    try:
+        await create_schema(db)
+        users = SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets))
+        action = args.action
+        if action == "create":
+            return await _create(settings, db, users, args)
+        if action == "reseal":
+            print(json.dumps({"resealed": await users.reseal()}))
+            return 0
+        if action == "handoff-list":
+            from handlers.handoff import flagged
+
+            for user, since in await flagged(users):
+                print(json.dumps({"key": user.key, "name": user.name, "since": since.isoformat(),
+                                  "language": user.language}, ensure_ascii=False))
+            return 0
+        user = await users.find(args.wa_id.lstrip("+"))
+        if user is None:
+            return _fail(f"no user {args.wa_id}")
+        if action == "show":
+            engine = await _engine(settings, db)
+            funds = await engine.funds(user.account)
+            await engine.close()
+            print(json.dumps(describe(user, funds), ensure_ascii=False, indent=2))
+            return 0
+        if action == "set-tier":
+            from engine.api import Tier
+
+            updated = await users.set_tier(user.key, Tier(args.tier.upper()))
+            print(json.dumps({"key": updated.key, "tier": updated.tier.value}))
+            return 0
+        if action == "handoff-release":
+            from handlers.handoff import handoff_state, release
+
+            if handoff_state(user) is None:
+                return _fail(f"{args.wa_id} is not handed off")
+            await release(users, user)
+            print(json.dumps({"key": user.key, "released": True}))
+            return 0
+        return _fail(f"unknown action {action}")
+    finally:
+        await db.dispose()
+
+
+async def _engine(settings: Any, db: Any, clock: Any = None):
+    from bot.app import make_clock
+    from engine.factory import open_engine
+
+    clock = clock or make_clock(settings, simulated=False)
+    return await open_engine(db=db, clock=clock, config=settings.product)
+
+
+async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) -> int:
+    import json
+
+    from engine.api import Tier
+    from handlers.onboarding import consent_profile
+    from handlers.security import PIN_KEY, PinPolicy, hash_pin, valid_pin_format
+    from locales.catalog import LANGUAGES
+
+    if args.lang not in LANGUAGES:
+        return _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+    policy = PinPolicy.from_config(settings.product)
+    if args.pin is not None and not valid_pin_format(args.pin, policy):
+        return _fail(f"--pin must be {policy.min_length}–{policy.max_length} digits")
+    if args.cash is not None and args.cash < 0:
+        return _fail("--cash must not be negative")
+    from bot.app import make_clock
+
+    clock = make_clock(settings, simulated=False)
+    now = clock.now()
+    engine = await _engine(settings, db, clock)
+    try:
+        sender = _sender(args.wa_id)
+        user = await users.get_or_create(sender, now=now, language=args.lang)
+        profile = {**user.profile, **consent_profile(now)}
+        if args.pin is not None:
+            profile[PIN_KEY] = hash_pin(args.pin, policy)
+        fields: dict[str, Any] = {"profile": profile, "language": args.lang,
+                                  "tier": Tier(args.tier.upper())}
+        if args.name:
+            fields["name"] = args.name
+        user = await users.update(user.key, **fields)
+        cash = None if args.cash is None else int(round(args.cash * 100))
+        funds = await engine.open_account(user.account, starting_cash_paise=cash)
+    finally:
+        await engine.close()
+    print(json.dumps(describe(user, funds), ensure_ascii=False, indent=2))
+    return 0

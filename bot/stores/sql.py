@@ -1,0 +1,256 @@
+"""SQL stores (SQLite or PostgreSQL through SQLAlchemy async): users and the message audit log.
+
+The inbound log is append-only and keyed by the WhatsApp message id (unique), which makes it the durable
+dedupe record: SEBI expects the instruction behind every order to be retrievable, and Meta redelivers.
+
+A PRO user's name and profile (PIN hash, consent, plan, flags) are stored AES-GCM encrypted
+(:mod:`bot.stores.crypto`); a LITE user's stay plain. Every write re-seals both fields for the tier the
+row ends up with, so upgrading encrypts and downgrading decrypts in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Sequence
+
+from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_,
+                        select, update)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import structlog
+
+from bot.stores.crypto import DataCipher, is_token
+from config.settings import SecretsConfig
+from engine.api import Tier
+from handlers.messages import InboundMessage, Sender
+from handlers.users import User
+
+log = structlog.get_logger("gridworks.stores")
+
+metadata = MetaData()
+
+users = Table(
+    "users", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("phone", String(32), index=True),
+    Column("bsuid", String(64), index=True),
+    Column("name", Text),                       # ciphertext for PRO users
+    Column("tier", String(8), nullable=False, default=Tier.LITE.value),
+    Column("language", String(8)),
+    Column("profile", Text, nullable=False, default="{}"),   # JSON; ciphertext for PRO users
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("wamid", String(200), unique=True),
+    Column("direction", String(3), nullable=False),          # "in" | "out"
+    Column("user_key", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("body", Text),
+    Column("payload", String(256)),
+    Column("status", String(16)),                             # outbound: accepted|sent|delivered|read|failed
+    Column("error_code", Integer),
+    Column("error_title", String(200)),
+    Column("correlation_id", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status_at", DateTime(timezone=True)),
+)
+
+#: Outbound statuses only move forward: a late "delivered" never overwrites "read".
+STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+async def create_schema(db: AsyncEngine) -> None:
+    async with db.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dump_profile(profile: Any) -> str:
+    if isinstance(profile, str):
+        return profile
+    return json.dumps(dict(profile), ensure_ascii=False, sort_keys=True)
+
+
+class SqlUserRepository:
+    """Users keyed by BSUID when known, else phone; both kept so either finds the user.
+
+    ``cipher`` seals PRO fields; the composition root should pass
+    ``DataCipher.from_secrets(settings.secrets)``. Without one, the development key in ``./.gridworks``
+    is used (and a warning logged), so rows stay readable but production keys are not applied."""
+
+    def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
+        self._db = db
+        self._cipher = cipher
+
+    @property
+    def cipher(self) -> DataCipher:
+        if self._cipher is None:
+            log.info("data_keys_default", detail="no cipher given: using the development key in ./.gridworks")
+            self._cipher = DataCipher.from_secrets(SecretsConfig())
+        return self._cipher
+
+    def _open(self, key: str, value: str | None, field: str) -> str | None:
+        if value is not None and is_token(value):
+            return self.cipher.decrypt_text(value, aad=f"users.{field}:{key}")
+        return value
+
+    def _seal(self, key: str, tier: str, value: str | None, field: str) -> str | None:
+        if value is None or tier != Tier.PRO.value:
+            return value
+        return self.cipher.encrypt_text(value, aad=f"users.{field}:{key}")
+
+    def _row_to_user(self, row: Any, *, is_new: bool = False) -> User:
+        return User(key=row.key, phone=row.phone, bsuid=row.bsuid, name=self._open(row.key, row.name, "name"),
+                    tier=Tier(row.tier), language=row.language, created_at=row.created_at, is_new=is_new,
+                    profile=json.loads(self._open(row.key, row.profile, "profile") or "{}"))
+
+    async def get(self, key: str) -> User | None:
+        async with self._db.connect() as conn:
+            row = (await conn.execute(select(users).where(users.c.key == key))).first()
+        return self._row_to_user(row) if row else None
+
+    async def find(self, identifier: str) -> User | None:
+        async with self._db.connect() as conn:
+            row = (await conn.execute(select(users).where(or_(
+                users.c.key == identifier, users.c.phone == identifier, users.c.bsuid == identifier)))).first()
+        return self._row_to_user(row) if row else None
+
+    async def get_or_create(self, sender: Sender, *, now: datetime, language: str | None = None) -> User:
+        existing = await self.get(sender.key)
+        if existing is None and sender.phone and sender.user_id:
+            # A user first seen by phone who now also has a BSUID keeps their account.
+            existing = await self.find(sender.phone)
+        if existing is not None:
+            changes: dict[str, Any] = {}
+            if sender.name and sender.name != existing.name:
+                changes["name"] = sender.name
+            if sender.phone and not existing.phone:
+                changes["phone"] = sender.phone
+            if sender.user_id and not existing.bsuid:
+                changes["bsuid"] = sender.user_id
+            return await self.update(existing.key, **changes) if changes else existing
+        values = dict(key=sender.key, phone=sender.phone, bsuid=sender.user_id, name=sender.name,
+                      tier=Tier.LITE.value, language=language, profile="{}", created_at=now, updated_at=now)
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(insert(users).values(**values))
+        except IntegrityError:
+            found = await self.get(sender.key)
+            assert found is not None
+            return found
+        created = await self.get(sender.key)
+        assert created is not None
+        return created.with_(is_new=True)
+
+    async def update(self, key: str, **fields: Any) -> User:
+        """Change fields of one user; name and profile are re-sealed for the tier the row ends up with."""
+        if "tier" in fields and isinstance(fields["tier"], Tier):
+            fields["tier"] = fields["tier"].value
+        if "profile" in fields:
+            fields["profile"] = _dump_profile(fields["profile"])
+        async with self._db.begin() as conn:
+            row = (await conn.execute(select(users).where(users.c.key == key))).first()
+            if row is None:
+                raise LookupError(f"no user {key!r}")
+            tier = fields.get("tier", row.tier)
+            name = fields["name"] if "name" in fields else self._open(key, row.name, "name")
+            profile = fields["profile"] if "profile" in fields else self._open(key, row.profile, "profile")
+            fields["name"] = self._seal(key, tier, name, "name")
+            fields["profile"] = self._seal(key, tier, profile or "{}", "profile")
+            fields["updated_at"] = _now()
+            await conn.execute(update(users).where(users.c.key == key).values(**fields))
+        user = await self.get(key)
+        if user is None:
+            raise LookupError(f"no user {key!r}")
+        return user
+
+    async def set_tier(self, key: str, tier: Tier) -> User:
+        return await self.update(key, tier=tier)
+
+    async def all_keys(self) -> Sequence[str]:
+        async with self._db.connect() as conn:
+            return [r.key for r in await conn.execute(select(users.c.key).order_by(users.c.key))]
+
+    async def reseal(self) -> int:
+        """Bring every row to the current key and to its tier's form: PRO rows sealed under the current
+        key (rotation: configure the new key first, keep the old one until this has run), LITE rows plain.
+        Returns how many rows were rewritten."""
+        changed = 0
+        for key in await self.all_keys():
+            async with self._db.begin() as conn:
+                row = (await conn.execute(select(users).where(users.c.key == key))).first()
+                if row is None:
+                    continue
+                stale = any(
+                    (is_token(v) and (row.tier != Tier.PRO.value or not self.cipher.is_current(v)))
+                    or (v is not None and not is_token(v) and row.tier == Tier.PRO.value)
+                    for v in (row.name, row.profile))
+                if not stale:
+                    continue
+                values = {f: self._seal(key, row.tier, self._open(key, getattr(row, f), f), f)
+                          for f in ("name", "profile")}
+                await conn.execute(update(users).where(users.c.key == key).values(**values))
+                changed += 1
+        return changed
+
+
+class SqlAuditLog:
+    """Append-only log of inbound and outbound messages, with outbound delivery statuses."""
+
+    def __init__(self, db: AsyncEngine) -> None:
+        self._db = db
+
+    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str) -> bool:
+        body = message.text
+        if body is None and message.attachment is not None:
+            body = message.attachment.filename
+        try:
+            async with self._db.begin() as conn:
+                await conn.execute(insert(messages).values(
+                    wamid=message.id, direction="in", user_key=user_key, kind=message.kind.value, body=body,
+                    payload=message.payload, correlation_id=correlation_id, created_at=message.timestamp))
+        except IntegrityError:
+            return False
+        return True
+
+    async def record_outbound(self, *, user_key: str, reply_type: str, body: str, wamid: str | None,
+                              correlation_id: str | None) -> None:
+        async with self._db.begin() as conn:
+            await conn.execute(insert(messages).values(
+                wamid=wamid, direction="out", user_key=user_key, kind=reply_type, body=body,
+                status="accepted" if wamid else "unsent", correlation_id=correlation_id, created_at=_now()))
+
+    async def record_status(self, *, wamid: str, status: str, at: datetime, error_code: int | None,
+                            error_title: str | None) -> bool:
+        """Record a delivery status for one of our messages; never moves a status backwards."""
+        async with self._db.begin() as conn:
+            row = (await conn.execute(select(messages.c.id, messages.c.status).where(
+                messages.c.wamid == wamid, messages.c.direction == "out"))).first()
+            if row is None:
+                return False
+            if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status or "", -1):
+                return False
+            await conn.execute(update(messages).where(messages.c.id == row.id).values(
+                status=status, status_at=at, error_code=error_code, error_title=error_title))
+        return True
+
+    async def outbound(self, user_key: str | None = None) -> list[dict[str, Any]]:
+        q = select(messages).where(messages.c.direction == "out").order_by(messages.c.id)
+        if user_key:
+            q = q.where(messages.c.user_key == user_key)
+        async with self._db.connect() as conn:
+            return [dict(r._mapping) for r in await conn.execute(q)]
+
+    async def inbound_count(self) -> int:
+        async with self._db.connect() as conn:
+            rows = await conn.execute(select(messages.c.id).where(messages.c.direction == "in"))
+            return len(rows.all())

@@ -1,0 +1,53 @@
+"""A real webhook server in-process, wired to the real pipeline, sending through the real pywa client to a
+fake Graph API on 127.0.0.1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import Runtime, build_runtime
+from bot.webhook import TASKS, create_app
+from bot.whatsapp.client import build_client
+from bot.whatsapp.sender import WhatsAppMessenger
+from config.settings import load_settings
+from tests.support.graph_api import FakeGraphAPI
+from tests.support.payloads import APP_SECRET, PHONE_NUMBER_ID
+
+
+@dataclass
+class WebhookEnv:
+    http: TestClient
+    graph: FakeGraphAPI
+    runtime: Runtime
+    app: object
+
+    async def settle(self) -> None:
+        """Wait until the background work behind the last POSTs is done."""
+        await self.app[TASKS].drain(timeout=30)
+
+
+@pytest.fixture
+async def webhook(tmp_path: Path, clock):
+    graph = await FakeGraphAPI().start()
+    settings = load_settings({
+        "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": "verify-me", "WHATSAPP_TOKEN": "EAAtoken",
+        "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID, "WHATSAPP_GRAPH_URL": graph.url,
+        "WHATSAPP_API_VERSION": "22.0", "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
+        "GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
+    })
+    client = build_client(settings.whatsapp)
+    runtime = await build_runtime(settings, clock=clock,
+                                  messenger=lambda audit: WhatsAppMessenger(client, audit=audit))
+    app = create_app(runtime, client=client, messenger=runtime.services.messenger)
+    http = TestClient(TestServer(app, host="127.0.0.1"))
+    await http.start_server()
+    try:
+        yield WebhookEnv(http=http, graph=graph, runtime=runtime, app=app)
+    finally:
+        await http.close()
+        await runtime.close()
+        await graph.stop()

@@ -1,0 +1,184 @@
+"""The webhook end to end: signed Meta-shaped POSTs in, real pywa sends out to the fake Graph API."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.stores.sql import messages as messages_table
+from tests.support import payloads as p
+
+PHONE_A, PHONE_B, PHONE_C = "919800000011", "919800000012", "919800000013"
+
+
+async def post(env, body: dict, *, signature: str | None = "auto", raw: bytes | None = None):
+    data = raw if raw is not None else p.raw(body)
+    headers = {"Content-Type": "application/json"}
+    if signature == "auto":
+        headers["X-Hub-Signature-256"] = p.sign(data)
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return await env.http.post("/webhook", data=data, headers=headers)
+
+
+async def inbound_rows(env) -> list:
+    async with env.runtime.db.connect() as conn:
+        return (await conn.execute(select(messages_table).where(messages_table.c.direction == "in"))).all()
+
+
+async def test_verification_handshake_checks_mode_and_token(webhook):
+    ok = await webhook.http.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me",
+                                                    "hub.challenge": "1158201444"})
+    assert ok.status == 200 and await ok.text() == "1158201444"
+    wrong_token = await webhook.http.get("/webhook", params={"hub.mode": "subscribe", "hub.verify_token": "nope",
+                                                             "hub.challenge": "1"})
+    assert wrong_token.status == 403
+    wrong_mode = await webhook.http.get("/webhook", params={"hub.mode": "unsubscribe",
+                                                            "hub.verify_token": "verify-me", "hub.challenge": "1"})
+    assert wrong_mode.status == 403
+
+
+async def test_unsigned_bad_signature_and_bad_json_touch_nothing(webhook):
+    body = p.envelope(p.messages_value([p.text(PHONE_A, "hi")], [p.contact(PHONE_A)]))
+    assert (await post(webhook, body, signature=None)).status == 401
+    assert (await post(webhook, body, signature="sha256=" + "0" * 64)).status == 403
+    tampered = p.raw(body).replace(b"hi", b"yo")
+    assert (await post(webhook, body, signature=p.sign(p.raw(body)), raw=tampered)).status == 403
+    not_json = b"{not json"
+    assert (await post(webhook, {}, signature=p.sign(not_json), raw=not_json)).status == 400
+    await webhook.settle()
+    assert await inbound_rows(webhook) == []
+    assert webhook.graph.requests == []
+
+
+async def test_batch_of_three_gets_three_conversations_and_replay_gets_none(webhook):
+    msgs = [p.text(PHONE_A, "hi"), p.text(PHONE_B, "namaste"), p.text(PHONE_C, "hello")]
+    body = p.envelope(p.messages_value(msgs, [p.contact(PHONE_A), p.contact(PHONE_B), p.contact(PHONE_C)]))
+    response = await post(webhook, body)
+    assert response.status == 200
+    await webhook.settle()
+    sent = webhook.graph.messages
+    assert {m["to"] for m in sent} == {PHONE_A, PHONE_B, PHONE_C}
+    assert {m["message_id"] for m in webhook.graph.reads} == {m["id"] for m in msgs}
+    assert all(m["messaging_product"] == "whatsapp" and m["recipient_type"] == "individual" for m in sent)
+    before = len(webhook.graph.requests)
+    assert (await post(webhook, body)).status == 200
+    await webhook.settle()
+    assert len(webhook.graph.requests) == before, "a replayed batch must produce no reply and no read"
+    assert len(await inbound_rows(webhook)) == 3
+
+
+async def test_entries_and_changes_are_all_processed(webhook):
+    body = p.envelope(p.messages_value([p.text(PHONE_A, "hi")], [p.contact(PHONE_A)]),
+                      p.messages_value([p.text(PHONE_B, "hi")], [p.contact(PHONE_B)]))
+    await post(webhook, body)
+    await webhook.settle()
+    assert {m["to"] for m in webhook.graph.messages} == {PHONE_A, PHONE_B}
+
+
+async def test_interactive_template_and_media_messages_are_parsed_and_answered(webhook):
+    msgs = [p.button_reply(PHONE_A, "help:prices", "Prices"), p.list_reply(PHONE_B, "help:buy", "Buy shares"),
+            p.template_button(PHONE_C, "help:learn", "Learn"), p.image("919800000014")]
+    contacts = [p.contact(x) for x in (PHONE_A, PHONE_B, PHONE_C, "919800000014")]
+    await post(webhook, p.envelope(p.messages_value(msgs, contacts)))
+    await webhook.settle()
+    assert {m["to"] for m in webhook.graph.messages} == {PHONE_A, PHONE_B, PHONE_C, "919800000014"}
+    rows = {r.wamid: r for r in await inbound_rows(webhook)}
+    assert rows[msgs[0]["id"]].payload == "help:prices" and rows[msgs[0]["id"]].kind == "button"
+    assert rows[msgs[1]["id"]].payload == "help:buy" and rows[msgs[1]["id"]].kind == "list"
+    assert rows[msgs[2]["id"]].payload == "help:learn"
+    assert rows[msgs[3]["id"]].kind == "media"
+
+
+async def test_user_without_phone_is_addressed_by_bsuid(webhook):
+    bsuid = "IN.13491208655302741918"
+    msg = p.text(None, "hi", bsuid=bsuid)
+    await post(webhook, p.envelope(p.messages_value([msg], [p.contact(None, bsuid=bsuid)])))
+    await webhook.settle()
+    sent = webhook.graph.messages
+    assert sent and all(m.get("recipient") == bsuid and "to" not in m for m in sent)
+
+
+async def test_one_users_messages_are_answered_in_arrival_order(webhook):
+    msgs = [p.text(PHONE_A, "hi"), p.text(PHONE_A, "help"), p.text(PHONE_A, "price of TCS")]
+    await post(webhook, p.envelope(p.messages_value(msgs, [p.contact(PHONE_A)])))
+    await webhook.settle()
+    async with webhook.runtime.db.connect() as conn:
+        rows = (await conn.execute(select(messages_table).order_by(messages_table.c.id))).all()
+    inbound_order = [r.wamid for r in rows if r.direction == "in"]
+    assert inbound_order == [m["id"] for m in msgs]
+    # every outbound row of turn k is logged after the inbound row of turn k and before turn k+1's replies
+    corr = [r.correlation_id for r in rows if r.direction == "out"]
+    firsts = list(dict.fromkeys(corr))
+    turn_of = {r.correlation_id: r.wamid for r in rows if r.direction == "in"}
+    assert [turn_of[c] for c in firsts] == [m["id"] for m in msgs]
+
+
+async def test_statuses_are_recorded_including_failed_without_contacts(webhook):
+    await post(webhook, p.envelope(p.messages_value([p.text(PHONE_A, "hi"), p.text(PHONE_A, "help")],
+                                                    [p.contact(PHONE_A)])))
+    await webhook.settle()
+    key = (await webhook.runtime.users.find(PHONE_A)).key
+    outbound = await webhook.runtime.audit.outbound(key)
+    first, last = outbound[0]["wamid"], outbound[-1]["wamid"]
+    assert first != last
+    await post(webhook, p.envelope(p.statuses_value([p.status(first, "sent"), p.status(first, "read"),
+                                                     p.status(first, "delivered")])))
+    failed = p.statuses_value([p.status(last, "failed", error=(131047, "Re-engagement message"))])
+    assert "contacts" not in failed
+    await post(webhook, p.envelope(failed))
+    await webhook.settle()
+    rows = {r["wamid"]: r for r in await webhook.runtime.audit.outbound(key)}
+    assert rows[first]["status"] == "read", "a late 'delivered' must not move 'read' backwards"
+    assert rows[last]["status"] == "failed" and rows[last]["error_code"] == 131047
+
+
+async def test_graph_errors_do_not_stop_the_loop(webhook):
+    webhook.graph.fail_for[PHONE_B] = (131047, "Re-engagement message")
+    msgs = [p.text(PHONE_B, "hi"), p.text(PHONE_A, "hi")]
+    await post(webhook, p.envelope(p.messages_value(msgs, [p.contact(PHONE_A), p.contact(PHONE_B)])))
+    await webhook.settle()
+    assert any(m["to"] == PHONE_A for m in webhook.graph.messages)
+    key_b = (await webhook.runtime.users.find(PHONE_B)).key
+    failed = [r for r in await webhook.runtime.audit.outbound(key_b) if r["wamid"] is None]
+    assert failed, "the failed send is logged as unsent"
+
+
+async def test_reply_shapes_respect_whatsapp_limits(webhook):
+    await post(webhook, p.envelope(p.messages_value([p.text(PHONE_A, "help")], [p.contact(PHONE_A)])))
+    await webhook.settle()
+    for m in webhook.graph.messages:
+        if m["type"] == "interactive":
+            inter = m["interactive"]
+            if inter["type"] == "button":
+                assert len(inter["action"]["buttons"]) <= 3
+                assert all(len(b["reply"]["title"]) <= 20 for b in inter["action"]["buttons"])
+            if inter["type"] == "list":
+                rows = [r for s in inter["action"]["sections"] for r in s["rows"]]
+                assert len(rows) <= 10 and all(len(r["title"]) <= 24 for r in rows)
+    assert any(m["type"] in ("interactive", "text") for m in webhook.graph.messages)
+
+
+async def test_health_and_readiness(webhook):
+    assert (await webhook.http.get("/healthz")).status == 200
+    ready = await webhook.http.get("/readyz")
+    assert ready.status == 200 and (await ready.json())["status"] == "ready"
+
+
+async def test_requests_carry_the_bearer_token_and_api_version(webhook):
+    await post(webhook, p.envelope(p.messages_value([p.text(PHONE_A, "hi")], [p.contact(PHONE_A)])))
+    await webhook.settle()
+    assert webhook.graph.requests
+    for req in webhook.graph.requests:
+        assert req.headers["Authorization"] == "Bearer EAAtoken"
+        assert req.path.startswith(f"/v22.0/{p.PHONE_NUMBER_ID}/")
+
+
+async def test_concurrent_posts_of_the_same_message_run_it_once(webhook):
+    body = p.envelope(p.messages_value([p.text(PHONE_A, "hi")], [p.contact(PHONE_A)]))
+    results = await asyncio.gather(*(post(webhook, body) for _ in range(5)))
+    assert all(r.status == 200 for r in results)
+    await webhook.settle()
+    assert len(await inbound_rows(webhook)) == 1
+    assert len(webhook.graph.reads) == 1

@@ -1,0 +1,115 @@
+"""The dispatcher's guarantees, through the real intent pipeline, SQL stores and memory stores, with test
+routers registered the same way features register theirs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import structlog
+
+from bot.app import build_runtime
+from bot.logging import configure_logging
+from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
+from config.settings import load_settings
+from handlers.dispatcher import Dispatcher
+from handlers.messages import InboundMessage, Sender
+from handlers.replies import Text
+from handlers.router import Router
+from handlers.turn import TurnStatus
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock):
+    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
+    rt = await build_runtime(settings, clock=clock, with_receipts=False)
+    yield rt
+    await rt.close()
+
+
+def dispatcher_for(runtime, router: Router) -> Dispatcher:
+    return Dispatcher(router=router, services=runtime.services, sessions=MemorySessionStore(),
+                      dedupe=MemoryDedupeStore(), locks=MemoryUserLocks(), audit=runtime.audit)
+
+
+def msg(mid: str, phone: str, text: str) -> InboundMessage:
+    return InboundMessage(id=mid, sender=Sender(phone=phone), timestamp=datetime.now(timezone.utc), text=text)
+
+
+async def test_an_unexpected_error_becomes_a_localized_apology_with_a_correlation_id(runtime):
+    router = Router("t")
+
+    @router.on_intent("greeting")
+    async def broken(ctx):
+        raise RuntimeError("boom")
+
+    @router.fallback()
+    async def fallback(ctx):
+        return Text(ctx.t("core.fallback"))
+
+    out = io.StringIO()
+    configure_logging("INFO", stream=out)
+    try:
+        d = dispatcher_for(runtime, router)
+        failed = await d.handle(msg("m1", "919800000101", "namaste"))
+        later = await d.handle(msg("m2", "919800000101", "what is the weather"))
+    finally:
+        configure_logging("WARNING")
+    assert failed.status is TurnStatus.ERROR
+    assert failed.correlation_id[:8] in failed.replies[0].body
+    assert failed.lang == "hi-Latn", "answered in the language the user wrote in"
+    assert failed.replies[0].body == runtime.services.catalog.render(
+        "hi-Latn", "core.error", ref=failed.correlation_id[:8])
+    logged = [json.loads(line) for line in out.getvalue().splitlines() if "turn_failed" in line]
+    assert logged and logged[0]["correlation_id"] == failed.correlation_id
+    assert later.status is TurnStatus.HANDLED, "the loop goes on after an error"
+
+
+async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
+    router = Router("t")
+    seen: list[tuple[str, str]] = []
+    active: dict[str, int] = {}
+    overlap = []
+
+    @router.fallback()
+    async def slow(ctx):
+        key = ctx.user.key
+        active[key] = active.get(key, 0) + 1
+        if len([k for k, v in active.items() if v]) > 1:
+            overlap.append(True)
+        assert active[key] == 1, "one user's turns never overlap"
+        await asyncio.sleep(0.02)
+        seen.append((key, ctx.text))
+        active[key] -= 1
+        return None
+
+    d = dispatcher_for(runtime, router)
+    tasks = [d.feed(msg(f"a{i}", "919800000201", f"a message {i}")) for i in range(5)]
+    tasks += [d.feed(msg(f"b{i}", "919800000202", f"b message {i}")) for i in range(5)]
+    await asyncio.gather(*tasks)
+    assert [t for k, t in seen if k == "919800000201"] == [f"a message {i}" for i in range(5)]
+    assert [t for k, t in seen if k == "919800000202"] == [f"b message {i}" for i in range(5)]
+    assert overlap, "different users ran concurrently"
+
+
+async def test_a_redelivered_message_runs_no_handler(runtime):
+    router = Router("t")
+    calls = []
+
+    @router.fallback()
+    async def count(ctx):
+        calls.append(ctx.message.id)
+
+    d = dispatcher_for(runtime, router)
+    first = await d.handle(msg("dup1", "919800000301", "hello"))
+    second = await d.handle(msg("dup1", "919800000301", "hello"))
+    fresh_process = dispatcher_for(runtime, router)   # memory dedupe lost, as after a restart
+    third = await fresh_process.handle(msg("dup1", "919800000301", "hello"))
+    assert first.status is TurnStatus.HANDLED
+    assert second.status is TurnStatus.DUPLICATE and third.status is TurnStatus.DUPLICATE
+    assert calls == ["dup1"]

@@ -1,0 +1,60 @@
+"""Users and the audit log on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
+from engine.api import Tier
+from handlers.messages import InboundMessage, Sender
+
+NOW = datetime(2026, 11, 23, 4, 30, tzinfo=timezone.utc)
+
+
+async def test_users_are_keyed_by_bsuid_and_found_by_phone(db):
+    await create_schema(db)
+    repo = SqlUserRepository(db)
+    user = await repo.get_or_create(Sender(user_id="IN.1234567890", phone="919800000001", name="Asha"), now=NOW)
+    assert user.is_new and user.key == "IN.1234567890" and user.tier is Tier.LITE
+    again = await repo.get_or_create(Sender(user_id="IN.1234567890", phone="919800000001"), now=NOW)
+    assert not again.is_new and again.name == "Asha"
+    assert (await repo.find("919800000001")).key == "IN.1234567890"
+    assert (await repo.set_tier(user.key, Tier.PRO)).tier is Tier.PRO
+
+
+async def test_a_phone_user_keeps_their_account_when_a_bsuid_appears(db):
+    await create_schema(db)
+    repo = SqlUserRepository(db)
+    first = await repo.get_or_create(Sender(phone="919800000002"), now=NOW)
+    later = await repo.get_or_create(Sender(user_id="IN.999", phone="919800000002"), now=NOW)
+    assert later.key == first.key == "919800000002" and later.bsuid == "IN.999"
+
+
+async def test_concurrent_first_contact_creates_one_user(db):
+    await create_schema(db)
+    repo = SqlUserRepository(db)
+    users = await asyncio.gather(*(repo.get_or_create(Sender(phone="919800000003"), now=NOW) for _ in range(8)))
+    assert {u.key for u in users} == {"919800000003"}
+    assert len([k for k in await repo.all_keys() if k == "919800000003"]) == 1
+
+
+async def test_inbound_log_is_the_durable_dedupe_record(db):
+    await create_schema(db)
+    audit = SqlAuditLog(db)
+    msg = InboundMessage(id="wamid.A", sender=Sender(phone="919800000004"), timestamp=NOW, text="buy 1 TCS")
+    assert await audit.record_inbound(msg, user_key="919800000004", correlation_id="c1") is True
+    assert await audit.record_inbound(msg, user_key="919800000004", correlation_id="c2") is False
+    assert await audit.inbound_count() == 1
+
+
+async def test_outbound_status_never_moves_backwards(db):
+    await create_schema(db)
+    audit = SqlAuditLog(db)
+    await audit.record_outbound(user_key="u", reply_type="text", body="hi", wamid="wamid.out", correlation_id="c")
+    assert await audit.record_status(wamid="wamid.out", status="read", at=NOW, error_code=None, error_title=None)
+    assert not await audit.record_status(wamid="wamid.out", status="delivered", at=NOW, error_code=None,
+                                         error_title=None)
+    assert not await audit.record_status(wamid="wamid.unknown", status="read", at=NOW, error_code=None,
+                                         error_title=None)
+    assert (await audit.outbound("u"))[0]["status"] == "read"
