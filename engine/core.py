@@ -72,6 +72,9 @@ class EngineCore(ValidationMixin):
         self.order_seq = 0
         self.trade_seq = 0
         self.advanced_to = advanced_to
+        # False until the engine first processes time or restores a watermark: a new engine's history starts
+        # at its first use, so a simulated clock set after construction (even backwards) loses nothing.
+        self.started = False
         self.changes = Changes()
         self.pending_events: list[EngineEvent] = []
         self._local_for: datetime | None = None

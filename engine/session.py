@@ -21,6 +21,11 @@ from engine.orders import STAGE_AMO, STAGE_BOOK, STAGE_PREOPEN, STAGE_TRIGGER, O
 
 def catch_up(core: EngineCore, now: datetime) -> list[EngineEvent]:
     """Process everything scheduled in (core.advanced_to, now]; returns the events, in time order."""
+    if not core.started:
+        core.started = True
+        core.advanced_to = now
+        core.changes.state["advanced_to"] = now.astimezone(IST).isoformat()
+        return []
     start = core.advanced_to
     if now <= start:
         return []

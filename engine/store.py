@@ -288,6 +288,9 @@ class EngineStore:
                 core.add_holding(HoldingState(
                     r["account"], r["symbol"], r["quantity"], r["cost"], r["realized"], r["reserved"],
                     json.loads(r["lots"])))
+            adv = (await conn.execute(select(state.c.value).where(state.c.key == "advanced_to"))).scalar()
+            if adv:
+                core.advanced_to = datetime.fromisoformat(adv)
             recent = core.advanced_to.astimezone(timezone.utc).date() - timedelta(days=7)
             for r in (await conn.execute(select(positions).where(positions.c.day >= recent))).mappings():
                 core.add_position(PositionState(
@@ -299,9 +302,7 @@ class EngineStore:
             core.ledger.next_id = int((await conn.execute(select(func.max(postings.c.entry_id)))).scalar() or 0) + 1
             core.order_seq = int((await conn.execute(select(func.max(orders.c.seq)))).scalar() or 0)
             core.trade_seq = int((await conn.execute(select(func.max(trades.c.seq)))).scalar() or 0)
-            adv = (await conn.execute(select(state.c.value).where(state.c.key == "advanced_to"))).scalar()
-            if adv:
-                core.advanced_to = datetime.fromisoformat(adv)
+            core.started = bool(adv) or bool(working) or core.order_seq > 0
 
     # -- reads --------------------------------------------------------------------------------------
     async def order(self, order_id: str) -> Order | None:

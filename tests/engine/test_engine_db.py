@@ -198,3 +198,22 @@ async def test_group_commit_persists_every_acknowledged_order(db, clock):
     finally:
         await again.close()
 
+
+async def test_a_new_engine_starts_its_history_at_first_use_not_at_construction(db):
+    """The simulator builds the engine on the wall clock and then sets the clock to a turn's ``at``, which
+    may lie in the past: the engine must still release that day's AMO at the next session (it once took its
+    construction time as 'already processed' and never did)."""
+    from engine.clock import FixedClock
+
+    clock = FixedClock(ist(2027, 6, 1, 12, 0))          # "today", later than the simulated turns
+    engine = await open_engine(db=db, clock=clock, config=CONFIG)
+    try:
+        clock.set(ist(2026, 11, 28, 11, 0))             # a Saturday: the order becomes an AMO
+        await engine.open_account(ACC)
+        amo = await engine.place(req("TCS", Side.BUY, 3))
+        assert amo.order.is_amo and amo.order.release_at == ist(2026, 11, 30, 9, 0)
+        events = await engine.advance(ist(2026, 11, 30, 10, 0))
+        assert ("fill", amo.order.order_id) in {(e.kind, e.order.order_id) for e in events}
+        assert (await engine.get_order(ACC, amo.order.order_id)).status is OrderStatus.COMPLETE
+    finally:
+        await engine.close()
