@@ -53,6 +53,10 @@ def analyse(text: str, scanner: Scanner) -> Analysed:
     for span in spans:
         out.extend(toks[i:span.start])
         out.append(PLACEHOLDERS[span.kind])
+        if span.suffix:
+            # A glued case ending becomes its own word, so "રિલાયન્સનો ભાવ" reads like the spaced
+            # "{sym} નો ભાવ" the training phrases are written in.
+            out.append(span.suffix)
         i = span.end
     out.extend(toks[i:])
     return Analysed(norm, toks, spans, " ".join(out), receipt)

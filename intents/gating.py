@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intents.text import mentions
 from intents.types import TRADE_INTENTS, Entities
 
 
@@ -40,7 +41,7 @@ def decide(*, intent: str, confidence: float, runner_up: float, entities: Entiti
     if foreign and intent not in ("out_of_scope", "greeting"):
         # "cancel my swiggy order", "netflix subscription band karo": another app's business.
         return Decision("out_of_scope", False, "rules")
-    if intent in VETOABLE and any(t in veto_objects for t in toks):
+    if intent in VETOABLE and mentions(toks, veto_objects):
         # "buy milk", "maruti car price", "tata sky recharge": everyday things, not securities.
         return Decision("out_of_scope", False, "rules")
     floor = policy.out_of_scope_below

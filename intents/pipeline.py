@@ -21,6 +21,7 @@ from intents.gating import GatePolicy, decide
 from intents.langid import LanguageIdentifier
 from intents.lexicon import DATA_DIR, Lexicon, build_lexicon
 from intents.scan import Scanner
+from intents.text import mentions
 from intents.topics import TIPS, TopicIndex
 from intents.types import INTENTS, Entities, IntentResult
 from intents import model as M
@@ -109,7 +110,7 @@ class IntentPipeline:
         decision = decide(intent=intent, confidence=confidence, runner_up=runner_up, entities=entities,
                           toks=a.toks, veto_objects=self.veto, policy=self.policy, source=source,
                           has_language_name=any(sp.kind == "lang" for sp in a.spans),
-                          foreign=bool(self.foreign.intersection(a.toks)), has_topic=topic is not None)
+                          foreign=mentions(a.toks, self.foreign), has_topic=topic is not None)
         alternatives = ranked[1:4]
         if decision.intent != intent:
             if decision.source == "rules":
@@ -166,7 +167,7 @@ class IntentPipeline:
                           runner_up=ranked[1][1] if len(ranked) > 1 else 0.0, entities=entities, toks=a.toks,
                           veto_objects=self.veto, policy=self.policy, source="llm",
                           has_language_name=any(sp.kind == "lang" for sp in a.spans),
-                          foreign=bool(self.foreign.intersection(a.toks)))
+                          foreign=mentions(a.toks, self.foreign))
         return replace(merged, entities=entities, clarify=decision.clarify)
 
 

@@ -8,7 +8,7 @@ number means, and :mod:`intents.features` masks the spans for the classifier.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from intents.fuzzy import FuzzyIndex
 from intents.lexicon import Lexicon
@@ -40,6 +40,7 @@ class Span:
     end: int
     kind: str                 # sym | amb | lang | num
     value: object             # symbol str, candidate tuple, language code, or float
+    suffix: str = ""          # a case ending that was glued to the name ("રિલાયન્સ|નો")
 
 
 def _is_number_token(tok: str) -> bool:
@@ -87,6 +88,7 @@ class Scanner:
                         # "ബാങ്കിന്റെ" → "ബാങ്ക" → "ബാങ്ക്" (Malayalam/Tamil/Telugu/Kannada names).
                         span = self._lookup(key[:-1] + (stem_ + virama,), i)
                     if span is not None:
+                        span = replace(span, suffix=last[-cut:])
                         break
             if span is not None:
                 return span

@@ -128,3 +128,15 @@ def dominant_script(text: str) -> str | None:
             return best[0]
     return "Latn" if counts.get("Latn") else max(counts.items(), key=lambda kv: kv[1])[0]
 
+
+def mentions(toks: list[str], words: frozenset[str]) -> bool:
+    """Whether any token is one of ``words``, also with an Indic case ending glued on ("પલ્સરની",
+    "पल्सरची", "স্বিগিতে"): up to four trailing characters are stripped, keeping a stem of three or more."""
+    for tok in toks:
+        if tok in words:
+            return True
+        if not tok.isascii():
+            for cut in range(1, min(4, len(tok) - 3) + 1):
+                if tok[:-cut] in words:
+                    return True
+    return False
