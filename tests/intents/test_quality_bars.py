@@ -42,3 +42,15 @@ def test_report_is_written(figures: dict, tmp_path):
     assert (tmp_path / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "confusion.png" in page.read_text(encoding="utf-8")
 
+
+def test_held_out_rows_never_appear_in_training():
+    """The held-out sets stay held out: no row of a language is also one of that language's training
+    phrases (after normalisation)."""
+    from intents.expand import load_phrases, train_files
+    from intents.text import normalize
+
+    phrases = {(path.parent.name, normalize(p)) for path in train_files()
+               for ps in load_phrases(path).values() for p in ps}
+    leaked = [(r["lang"], r["text"]) for r in load_rows(default_eval_files())
+              if (r["lang"], normalize(r["text"])) in phrases]
+    assert not leaked, leaked[:10]
