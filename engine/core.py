@@ -52,7 +52,8 @@ RECENT_ORDERS = 4096
 
 class EngineCore(ValidationMixin):
     def __init__(self, *, instruments: InstrumentMaster, market: MarketData, calendar: TradingCalendar,
-                 schedule: ChargeSchedule, params: EngineParams, advanced_to: datetime) -> None:
+                 schedule: ChargeSchedule, params: EngineParams, advanced_to: datetime,
+                 started: bool = True) -> None:
         self.instruments = instruments
         self.market = market
         self.calendar = calendar
@@ -72,9 +73,9 @@ class EngineCore(ValidationMixin):
         self.order_seq = 0
         self.trade_seq = 0
         self.advanced_to = advanced_to
-        # False until the engine first processes time or restores a watermark: a new engine's history starts
-        # at its first use, so a simulated clock set after construction (even backwards) loses nothing.
-        self.started = False
+        # A core with no history yet (``started=False``) takes its first use as its start, not ``advanced_to``:
+        # a simulated clock set after construction (even backwards) then loses nothing.
+        self.started = started
         self.changes = Changes()
         self.pending_events: list[EngineEvent] = []
         self._local_for: datetime | None = None

@@ -55,7 +55,8 @@ class EmbeddedEngine:
 
     def _new_core(self) -> EngineCore:
         return EngineCore(instruments=self.instruments, market=self.market, calendar=self.calendar,
-                          schedule=self.schedule, params=self.params, advanced_to=self.clock.now())
+                          schedule=self.schedule, params=self.params, advanced_to=self.clock.now(),
+                          started=False)
 
     async def rebuild(self) -> None:
         """Replace the in-memory state with what the database holds (start-up and after a failed commit)."""
