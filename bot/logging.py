@@ -15,7 +15,8 @@ import structlog
 
 PERSONAL_KEYS = frozenset({"phone", "wa_id", "from", "to", "user", "user_key", "user_id", "bsuid", "name",
                            "text", "body", "pin", "recipient", "profile"})
-_DIGITS = re.compile(r"(?<!\d)(\+?\d{2})\d{5,}(\d{2})(?!\d)")
+# A run of 9+ digits standing alone (not inside a hex id such as a correlation id).
+_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\+?\d{2})\d{5,}(\d{2})(?![0-9A-Za-z])")
 _BSUID = re.compile(r"\b([A-Z]{2})\.\d{6,}\b")
 
 
@@ -40,8 +41,8 @@ def configure_logging(level: str = "INFO", *, stream=None) -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
             structlog.processors.format_exc_info,
+            redact,                                  # after the traceback is rendered: it is a string too
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
