@@ -29,6 +29,18 @@ async def trade_intent(ctx: TurnContext):
     return await start_order(ctx)
 
 
+async def interrupted(ctx: TurnContext):
+    """What comes before reading a slot answer: a new buy/sell restarts the dialogue, "no" cancels it, and
+    without a draft the message belongs to another handler. None: go on and read the answer."""
+    if restart(ctx):
+        return await start_order(ctx)
+    if draft_of(ctx) is None:
+        return UNHANDLED
+    if no(ctx):
+        return cancel_dialogue(ctx)
+    return None
+
+
 @router.on_payload(SYMBOL_ACTION)
 async def symbol_tap(ctx: TurnContext):
     draft = draft_of(ctx)
@@ -39,11 +51,9 @@ async def symbol_tap(ctx: TurnContext):
 
 @router.on_awaiting("symbol")
 async def symbol_answer(ctx: TurnContext):
+    if (early := await interrupted(ctx)) is not None:
+        return early
     draft = draft_of(ctx)
-    if draft is None or restart(ctx):
-        return await start_order(ctx) if restart(ctx) else UNHANDLED
-    if no(ctx):
-        return cancel_dialogue(ctx)
     entities = ctx.match.entities
     if entities.symbol:
         return await advance(ctx, apply_entities(draft.with_(symbol=entities.symbol.upper()), entities,
@@ -60,11 +70,9 @@ async def symbol_answer(ctx: TurnContext):
 
 @router.on_awaiting("quantity")
 async def quantity_answer(ctx: TurnContext):
+    if (early := await interrupted(ctx)) is not None:
+        return early
     draft = draft_of(ctx)
-    if draft is None or restart(ctx):
-        return await start_order(ctx) if restart(ctx) else UNHANDLED
-    if no(ctx):
-        return cancel_dialogue(ctx)
     entities = ctx.match.entities
     qty = entities.quantity
     if not qty:
@@ -87,11 +95,9 @@ async def price_tap(ctx: TurnContext):
 
 @router.on_awaiting("price")
 async def price_answer(ctx: TurnContext):
+    if (early := await interrupted(ctx)) is not None:
+        return early
     draft = draft_of(ctx)
-    if draft is None or restart(ctx):
-        return await start_order(ctx) if restart(ctx) else UNHANDLED
-    if no(ctx):
-        return cancel_dialogue(ctx)
     entities = ctx.match.entities
     if market_said(ctx):
         return await advance(ctx, draft.with_(order_type=OrderType.MARKET.value, price_paise=None))
