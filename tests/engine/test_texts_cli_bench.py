@@ -96,3 +96,20 @@ def test_bench_quick_reports_figures(tmp_path):
     assert figures["durable_batch_proc_writer_process_cpu_us_per_order"] > 0
     assert figures["durable_group_commit_best_orders_per_s"] == max(
         figures[f"durable_{k}_orders_per_s"] for k in ("group", "group_proc", "batch", "batch_proc"))
+
+
+def test_cli_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """``gridworks market quote TCS | head -1``: the reader leaves early; no traceback on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, GRIDWORKS_STATE_DIR=str(tmp_path), DATABASE_URL=f"sqlite:///{tmp_path / 'gw.db'}",
+               GRIDWORKS_CLOCK="2026-11-23T10:00:00+05:30")
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "market", "quote", "TCS"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()                      # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
