@@ -15,6 +15,7 @@ from handlers.context import Services, TurnContext
 from handlers.users import User
 from intents.types import IntentResult
 from locales.catalog import Translator
+from locales.format import quantity
 
 _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w])")
 PSEUDONYM_SALT_KEY = "receipt_salt"
@@ -98,7 +99,8 @@ def rejection_text(t: Translator, rejection: Rejection | None) -> str:
 
 
 def _plain(value: Any) -> Any:
-    return value
+    """Counts in Indian grouping ("1,00,000 shares"); money arrives from the engine already formatted."""
+    return quantity(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 async def pseudonym(services: Services, user: User) -> str:
