@@ -8,6 +8,7 @@ redelivered instruction can never create a second order, even from another proce
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -248,11 +249,9 @@ class EngineStore:
             finally:
                 cursor.close()
 
-    def write_soon(self, batch: Batch) -> "asyncio.Future[None]":
+    def write_soon(self, batch: Batch) -> asyncio.Future[None]:
         """Start committing ``batch`` now and return a future of the commit: on SQLite the job is in the writer
         thread's queue before this returns; on PostgreSQL it is a task on the running loop."""
-        import asyncio
-
         loop = asyncio.get_running_loop()
         if self._executor is not None:
             return loop.run_in_executor(self._executor, self._write_sync, batch)

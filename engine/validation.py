@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from engine.api import (Charges, Estimate, Funds, OrderRequest, OrderType, Product, Rejection, Side, Tier,
                         Validity)
@@ -20,9 +20,6 @@ from engine.clock import IST
 from engine.orders import STAGE_AMO, STAGE_BOOK, STAGE_PREOPEN, STAGE_TRIGGER, Order
 from engine.rejections import reject
 from locales.format import rupees
-
-if TYPE_CHECKING:
-    from engine.core import EngineCore
 
 
 class _Plan(NamedTuple):

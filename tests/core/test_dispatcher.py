@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-import structlog
 
 from bot.app import build_runtime
 from bot.logging import configure_logging
