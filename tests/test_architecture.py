@@ -42,3 +42,13 @@ def test_no_user_facing_reply_is_built_from_a_literal_string():
                     and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_pyflakes_clean():
+    """No undefined names, unused imports or syntax errors anywhere (ruff's F and E9 rules)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F,E9", "--no-cache",
+                           "--output-format", "concise", str(ROOT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
