@@ -8,6 +8,7 @@ serve the load balancer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from typing import Any
@@ -151,11 +152,24 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+async def _tick_forever(runtime: Runtime, every: float) -> None:
+    """Move the market on its own: resting orders fill, stops trigger, AMOs go out, alerts fire and trial
+    reminders are due even when nobody writes. A failed tick is logged and the next one tries again."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await runtime.tick()
+        except Exception:  # noqa: BLE001 - the ticker must outlive any one failure
+            log.exception("tick_failed")
+
+
 def create_app(runtime: Runtime, *, client: WhatsApp, messenger: WhatsAppMessenger,
-               concurrency: int = 64) -> web.Application:
+               concurrency: int = 64, tick_seconds: float | None = None) -> web.Application:
     """The aiohttp application. It knows nothing about sockets; ``gridworks serve`` or a test runs it.
 
     ``concurrency`` bounds the turns processed at once; waiting PRO turns go first (see bot/scheduler.py).
+    The market ticks every ``tick_seconds`` (default: the settings' ``GRIDWORKS_TICK_SECONDS``) while the
+    app runs.
     """
     app = web.Application(client_max_size=MAX_BODY)
     app[RUNTIME] = runtime
@@ -173,5 +187,12 @@ def create_app(runtime: Runtime, *, client: WhatsApp, messenger: WhatsAppMesseng
     async def drain(app: web.Application) -> None:
         await app[TASKS].drain()
 
+    async def ticker(app: web.Application):
+        task = asyncio.create_task(_tick_forever(runtime, tick_seconds or runtime.settings.tick_seconds))
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
     app.on_shutdown.append(drain)
+    app.cleanup_ctx.append(ticker)
     return app

@@ -64,6 +64,7 @@ class Settings:
     llm: LLMConfig = field(default_factory=LLMConfig)
     clock_start: datetime | None = None
     log_level: str = "INFO"
+    tick_seconds: float = 15.0      # how often the server moves the market and pushes fills, alerts, reminders
     product: Mapping[str, object] = field(default_factory=dict)
 
 
@@ -164,5 +165,6 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
         ),
         clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
         log_level=level,
+        tick_seconds=_parse_float(env, "GRIDWORKS_TICK_SECONDS", 15.0),
         product=load_product_config(config_dir),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from sqlalchemy import select
 
@@ -182,3 +183,41 @@ async def test_concurrent_posts_of_the_same_message_run_it_once(webhook):
     await webhook.settle()
     assert len(await inbound_rows(webhook)) == 1
     assert len(webhook.graph.reads) == 1
+
+
+async def test_the_server_ticks_on_its_own_and_pushes_a_triggered_alert(tmp_path, clock):
+    """Nobody writes, yet a price alert that the market has reached reaches the user: ``serve`` moves the
+    market every GRIDWORKS_TICK_SECONDS and pushes what the tick hooks produce through the Cloud API."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.app import build_runtime
+    from bot.webhook import create_app
+    from bot.whatsapp.client import build_client
+    from bot.whatsapp.sender import WhatsAppMessenger
+    from config.settings import load_settings
+    from handlers.messages import Sender
+    from tests.support.graph_api import FakeGraphAPI
+
+    graph = await FakeGraphAPI().start()
+    settings = load_settings({
+        "WHATSAPP_APP_SECRET": p.APP_SECRET, "WHATSAPP_TOKEN": "EAAtoken",
+        "WHATSAPP_PHONE_NUMBER_ID": p.PHONE_NUMBER_ID, "WHATSAPP_GRAPH_URL": graph.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
+        "GRIDWORKS_TICK_SECONDS": "0.05"})
+    client = build_client(settings.whatsapp)
+    runtime = await build_runtime(settings, clock=clock,
+                                  messenger=lambda audit: WhatsAppMessenger(client, audit=audit))
+    user = await runtime.users.get_or_create(Sender(phone="919800000555"), now=clock.now(), language="en")
+    ltp = (await runtime.engine.quote("TCS")).ltp_paise
+    await runtime.services.alerts.add(user_key=user.key, symbol="TCS", direction="above",
+                                      target_paise=ltp - 100, reference_paise=ltp, now=clock.now())
+    http = TestClient(TestServer(create_app(runtime, client=client, messenger=runtime.services.messenger),
+                                 host="127.0.0.1"))
+    await http.start_server()
+    try:
+        [sent] = await graph.wait_for(1, timeout=10)
+    finally:
+        await http.close()
+        await runtime.close()
+        await graph.stop()
+    assert sent["to"] == "919800000555" and "TCS" in json.dumps(sent, ensure_ascii=False)
