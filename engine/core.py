@@ -296,9 +296,9 @@ class EngineCore(ValidationMixin):
         if order.product is Product.CNC:
             h = self.holding(order.account, order.symbol)
             if order.side is Side.BUY:
-                h.buy(qty, price, self.calendar.settlement_date(day))
+                h.buy(qty, price, self.calendar.settlement_date(day), today=day)
             else:
-                acct.realized += h.sell(qty, price)
+                acct.realized += h.sell(qty, price, today=day)
                 h.reserved -= qty
                 order.reserved -= qty
             self.changes.holdings[(h.account, h.symbol)] = h

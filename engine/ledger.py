@@ -71,15 +71,17 @@ class HoldingState:
     def free(self) -> int:
         return self.quantity - self.reserved
 
-    def buy(self, qty: int, price: int, settles: date) -> None:
+    def buy(self, qty: int, price: int, settles: date, *, today: date) -> None:
+        self.settle(today)
         self.quantity += qty
         self.cost += qty * price
         self.lots.append([settles.isoformat(), qty])
 
-    def sell(self, qty: int, price: int) -> int:
+    def sell(self, qty: int, price: int, *, today: date) -> int:
         """Remove ``qty`` at ``price``; returns the realized P&L of this sale (before charges)."""
         if qty > self.quantity:
             raise ValueError("selling more than held")
+        self.settle(today)   # the trimming below assumes only unsettled lots are left
         removed = self.cost if qty == self.quantity else self.cost * qty // self.quantity
         self.quantity -= qty
         self.cost -= removed

@@ -77,3 +77,18 @@ def test_random_order_flow_keeps_the_books_balanced(commands):
     for acct in ACCOUNTS:
         assert core.funds(acct).blocked_paise == 0
         assert all(p.net == 0 for (a, _, _), p in core.positions.items() if a == acct)
+
+
+def test_a_sale_keeps_the_unsettled_lot_of_a_later_buy():
+    """Buy 5 on Monday (settles Tuesday), buy 5 on Thursday, sell 5 on Thursday: the Monday shares are the
+    settled ones that were sold, so 5 shares are still T1 on Thursday and none on Friday's settlement."""
+    from datetime import date
+
+    from engine.ledger import HoldingState
+
+    h = HoldingState("a", "TCS")
+    h.buy(5, 100, date(2026, 11, 24), today=date(2026, 11, 23))
+    h.buy(5, 110, date(2026, 11, 27), today=date(2026, 11, 26))
+    h.sell(5, 120, today=date(2026, 11, 26))
+    assert (h.quantity, h.t1_quantity(date(2026, 11, 26)), h.t1_quantity(date(2026, 11, 27))) == (5, 5, 0)
+    assert h.lots == [["2026-11-27", 5]]
