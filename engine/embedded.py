@@ -94,19 +94,15 @@ class EmbeddedEngine:
                 await self.rebuild()
                 raise
             return None
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.append((batch, fut))
-        for order_id in batch.orders:
-            self._pending[order_id] = fut
-        self._kick()
-        return fut
+        return self._enqueue(batch)
 
     def _commit_group(self) -> asyncio.Future | None:
         """Group mode's commit without an await: queue the core's changes and return the commit's future."""
         changes = self.core.take_changes()
-        if not changes:
-            return None
-        batch = Batch.of(changes)
+        return self._enqueue(Batch.of(changes)) if changes else None
+
+    def _enqueue(self, batch: Batch) -> asyncio.Future:
+        """Queue ``batch`` for the group commit; its future resolves once the batch is durable."""
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.append((batch, fut))
         for order_id in batch.orders:
