@@ -18,6 +18,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when availabl
 
 from intents.lexicon import DATA_DIR, LANG_CODES, _names, _read_yaml, lexicon_files
 from intents.types import INTENTS
+from locales.format import group_indian
 
 SLOT = re.compile(r"\{(sym|qty|price|trigger|amount|lang_name|receipt)\}")
 # Zero digit of each language's own script (for native-digit fillers).
@@ -44,26 +45,12 @@ def _digits(value: str, lang: str) -> str:
     return "".join(chr(zero + int(c)) if c.isdigit() else c for c in value)
 
 
-def _indian(n: int) -> str:
-    s = str(n)
-    if len(s) <= 3:
-        return s
-    head, tail = s[:-3], s[-3:]
-    groups = []
-    while len(head) > 2:
-        groups.insert(0, head[-2:])
-        head = head[:-2]
-    if head:
-        groups.insert(0, head)
-    return ",".join(groups + [tail])
-
-
 def _number(value: float, lang: str, rng: random.Random, *, money: bool) -> str:
     whole = float(value).is_integer()
     text = str(int(value)) if whole else f"{value:.2f}"
     roll = rng.random()
     if money and whole and value >= 1000 and roll < 0.25:
-        text = _indian(int(value))
+        text = group_indian(int(value))
     elif money and whole and value >= 1000 and value % 1000 == 0 and roll < 0.4:
         text = f"{int(value) // 1000}k"
     if lang in _ZERO and rng.random() < 0.3:

@@ -53,7 +53,9 @@ def data_hash(data_dir: Path = DATA_DIR, config: TrainConfig = TrainConfig()) ->
     h = hashlib.sha256(MODEL_VERSION.encode())
     h.update(repr(config).encode())
     data = sorted(data_dir.glob("*/train.yml")) + sorted(data_dir.glob("*/lexicon.yml"))
-    code = sorted(RULES_DIR.glob("*.yml")) + [INSTRUMENTS_CSV] + [PACKAGE_DIR / f for f in TRAINING_CODE]
+    # locales/format.py writes the Indian-grouped numbers of the expanded phrases.
+    code = (sorted(RULES_DIR.glob("*.yml")) + [INSTRUMENTS_CSV] + [PACKAGE_DIR / f for f in TRAINING_CODE]
+            + [PACKAGE_DIR.parent / "locales" / "format.py"])
     for base, paths in ((data_dir, data), (PACKAGE_DIR.parent, code)):
         for path in paths:
             if path.exists():
