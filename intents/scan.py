@@ -138,8 +138,9 @@ class Scanner:
                 j += 1
                 continue
             # A name at j ("10 l&t", "5 nifty 50") ends the number before any multiplier reading.
-            name = self._name_at(toks, j)
-            if name is not None and (name.end - name.start > 1 or name.kind in ("sym", "amb")) and j > i:
+            # (At j == i the caller has just found no name there: no second lookup on the hot path.)
+            name = self._name_at(toks, j) if j > i else None
+            if name is not None and (name.end - name.start > 1 or name.kind in ("sym", "amb")):
                 break
             mult = self._multiplier_at(toks, j) if j > i else None
             if mult is not None:
