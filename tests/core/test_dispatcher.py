@@ -74,6 +74,7 @@ async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
     seen: list[tuple[str, str]] = []
     active: dict[str, int] = {}
     overlap = []
+    doubled = []    # an assert in here would be caught by ErrorCapture, so violations are collected
 
     @router.fallback()
     async def slow(ctx):
@@ -81,7 +82,8 @@ async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
         active[key] = active.get(key, 0) + 1
         if len([k for k, v in active.items() if v]) > 1:
             overlap.append(True)
-        assert active[key] == 1, "one user's turns never overlap"
+        if active[key] != 1:
+            doubled.append(key)
         await asyncio.sleep(0.02)
         seen.append((key, ctx.text))
         active[key] -= 1
@@ -90,7 +92,9 @@ async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
     d = dispatcher_for(runtime, router)
     tasks = [d.feed(msg(f"a{i}", "919800000201", f"a message {i}")) for i in range(5)]
     tasks += [d.feed(msg(f"b{i}", "919800000202", f"b message {i}")) for i in range(5)]
-    await asyncio.gather(*tasks)
+    results = await asyncio.gather(*tasks)
+    assert doubled == [], "one user's turns never overlap"
+    assert {r.status for r in results} == {TurnStatus.HANDLED}
     assert [t for k, t in seen if k == "919800000201"] == [f"a message {i}" for i in range(5)]
     assert [t for k, t in seen if k == "919800000202"] == [f"b message {i}" for i in range(5)]
     assert overlap, "different users ran concurrently"

@@ -16,8 +16,15 @@ def test_bech_do_is_not_two_shares(pipeline: IntentPipeline):
 
 
 def test_kar_do_is_not_two(pipeline: IntentPipeline):
-    result = pipeline.classify("tcs ka order cancel kar do")
-    assert result.entities.quantity is None
+    """The scanner itself must not read "do" after a verb as a number (the entity layer would hide it:
+    cancel_order carries no quantity)."""
+    from intents.text import tokenize
+
+    for text in ("tcs ka order cancel kar do", "reliance bech do"):
+        numbers = [sp for sp in pipeline.scanner.scan(tokenize(text)) if sp.kind == "num"]
+        assert numbers == [], text
+    [two] = [sp for sp in pipeline.scanner.scan(tokenize("do share reliance kharido")) if sp.kind == "num"]
+    assert two.value == 2
 
 
 def test_do_before_share_noun_is_two(pipeline: IntentPipeline):
