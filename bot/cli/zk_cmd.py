@@ -64,23 +64,42 @@ def _verify(args: argparse.Namespace) -> int:
     return 1
 
 
-def _run(coro_factory) -> int:
+def _query(fetch, missing: str, *, verified: bool = False) -> int:
+    """Run one read-only log/receipt query: print its JSON, or ``missing`` and exit 1 when there is none
+    (and exit 1 when ``verified`` and the proof did not verify). Opens the receipt service read-only: no
+    proving pool, and no signing key is ever created by a query."""
     import asyncio
 
     async def main() -> int:
-        from config.settings import load_settings
+        from config.settings import SettingsError, load_settings
         from engine.clock import SystemClock
         from engine.db import make_engine
+        from engine.zk.keys import MissingKeys
         from engine.zk.service import open_receipts
 
-        settings = load_settings()
-        db = make_engine(settings.storage.database_url)
-        service = await open_receipts(db=db, secrets=settings.secrets, clock=SystemClock())
         try:
-            return await coro_factory(service)
+            settings = load_settings()
+        except SettingsError as exc:
+            print(f"gridworks: {exc}", file=sys.stderr)
+            return 2
+        db = make_engine(settings.storage.database_url)
+        try:
+            service = await open_receipts(db=db, secrets=settings.secrets, clock=SystemClock(), read_only=True)
+        except MissingKeys as exc:
+            print(f"gridworks: no receipt keys ({exc}); set GRIDWORKS_SIGNING_KEY and GRIDWORKS_BLINDING_SEED "
+                  "or GRIDWORKS_STATE_DIR", file=sys.stderr)
+            await db.dispose()
+            return 2
+        try:
+            found = await fetch(service)
         finally:
             await service.close()
             await db.dispose()
+        if found is None:
+            print(missing)
+            return 1
+        _print(found)
+        return 1 if verified and not found["verified"] else 0
 
     return asyncio.run(main())
 
@@ -91,44 +110,21 @@ def _print(obj) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    async def go(service) -> int:
-        doc = await service.find(args.receipt_id)
-        if doc is None:
-            print(f"not found: {args.receipt_id}")
-            return 1
-        _print(doc)
-        return 0
-    return _run(go)
+    return _query(lambda service: service.find(args.receipt_id), f"not found: {args.receipt_id}")
 
 
 def _head(args: argparse.Namespace) -> int:
-    async def go(service) -> int:
-        head = await service.head()
-        if head is None:
-            print("empty log")
-            return 1
-        _print(head.to_dict() | {"public_key": service.public_key.hex()})
-        return 0
-    return _run(go)
+    async def head(service):
+        found = await service.head()
+        return None if found is None else found.to_dict() | {"public_key": service.public_key.hex()}
+    return _query(head, "empty log")
 
 
 def _prove(args: argparse.Namespace) -> int:
-    async def go(service) -> int:
-        proof = await service.inclusion_proof(args.receipt_id)
-        if proof is None:
-            print(f"not found: {args.receipt_id}")
-            return 1
-        _print(proof)
-        return 0 if proof["verified"] else 1
-    return _run(go)
+    return _query(lambda service: service.inclusion_proof(args.receipt_id), f"not found: {args.receipt_id}",
+                  verified=True)
 
 
 def _consistency(args: argparse.Namespace) -> int:
-    async def go(service) -> int:
-        proof = await service.consistency_proof(args.old_size)
-        if proof is None:
-            print(f"no consistency proof for size {args.old_size}")
-            return 1
-        _print(proof)
-        return 0 if proof["verified"] else 1
-    return _run(go)
+    return _query(lambda service: service.consistency_proof(args.old_size),
+                  f"no consistency proof for size {args.old_size}", verified=True)

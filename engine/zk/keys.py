@@ -18,6 +18,7 @@ import os
 import secrets as pysecrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from engine.zk.curve import Q
 from engine.zk.signing import SigningKey
@@ -37,39 +38,39 @@ class ReceiptKeys:
         return int.from_bytes(mac, "big") % Q or 1
 
 
-def _from_file_or_new(path: Path, nbytes: int) -> bytes:
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = pysecrets.token_bytes(nbytes)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(raw.hex())
-    return raw
+class MissingKeys(LookupError):
+    """The state directory holds no receipt keys and we were asked not to create them."""
 
 
-def load_keys(cfg) -> ReceiptKeys:
-    """``cfg`` is a ``config.settings.SecretsConfig``."""
+def _load_or_create(path: Path, make: Callable[[], bytes], *, create: bool) -> bytes:
+    """The hex bytes in ``path``; made by ``make`` and published once (0600) when absent. The file is
+    written aside and hard-linked into place, so two processes starting together both read the one
+    complete file that won the race."""
+    if not path.exists():
+        if not create:
+            raise MissingKeys(f"no {path.name} in {path.parent}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(make().hex())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def load_keys(cfg, *, create: bool = True) -> ReceiptKeys:
+    """``cfg`` is a ``config.settings.SecretsConfig``. Keys from configuration win; otherwise the state
+    directory's, generated on first use unless ``create`` is False (read-only tools never mint a key)."""
     state = Path(cfg.state_dir)
-    if cfg.signing_key:
-        signing = SigningKey.from_bytes(bytes.fromhex(cfg.signing_key))
-    else:
-        path = state / SIGNING_FILE
-        if not path.exists():
-            key = SigningKey.generate()
-            _from_file_or_new_value(path, key.to_bytes())
-        signing = SigningKey.from_bytes(bytes.fromhex(path.read_text().strip()))
-    seed = bytes.fromhex(cfg.blinding_seed) if cfg.blinding_seed else _from_file_or_new(state / SEED_FILE, 32)
+    signing = SigningKey.from_bytes(bytes.fromhex(cfg.signing_key) if cfg.signing_key else _load_or_create(
+        state / SIGNING_FILE, lambda: SigningKey.generate().to_bytes(), create=create))
+    seed = bytes.fromhex(cfg.blinding_seed) if cfg.blinding_seed else _load_or_create(
+        state / SEED_FILE, lambda: pysecrets.token_bytes(32), create=create)
     if len(seed) < 16:
         raise ValueError("blinding seed must be at least 16 bytes")
     return ReceiptKeys(signing, seed)
-
-
-def _from_file_or_new_value(path: Path, raw: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as fh:
-        fh.write(raw.hex())

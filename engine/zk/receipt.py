@@ -76,16 +76,15 @@ def fill_witness(st_side: str, o: FillOpening) -> tuple[list[int], list[int]]:
     return [v % Q for v in values], [b % Q for b in blinds]
 
 
-def fill_transcript(st: FillStatement, *, include_bases: bool = True) -> tuple[Transcript, list]:
+def fill_transcript(st: FillStatement) -> tuple[Transcript, list]:
     tr = Transcript()
     tr.append(b"params_id", st.params_id)
     tr.append(b"n", FILL_N.to_bytes(2, "big"))
     tr.append(b"m", FILL_M.to_bytes(2, "big"))
     tr.append(b"side", bytes([SIDES[st.side]]))
-    if include_bases:
-        for label, p in ((b"C_L", st.C_L), (b"C_q", st.C_q), (b"C_prior", st.C_prior), (b"C_f", st.C_f),
-                         (b"C_qf", st.C_qf)):
-            tr.append_point(label, p)
+    for label, p in ((b"C_L", st.C_L), (b"C_q", st.C_q), (b"C_prior", st.C_prior), (b"C_f", st.C_f),
+                     (b"C_qf", st.C_qf)):
+        tr.append_point(label, p)
     context = [
         (b"receipt", statement_hash(st.to_bytes())),
         (b"order_leaf", st.order_leaf_hash),

@@ -51,7 +51,8 @@ def _b64(data: bytes) -> str:
 
 
 class ReceiptService:
-    def __init__(self, *, db: AsyncEngine, keys: ReceiptKeys, clock: Clock, pool: ProcessPoolExecutor) -> None:
+    def __init__(self, *, db: AsyncEngine, keys: ReceiptKeys, clock: Clock,
+                 pool: ProcessPoolExecutor | None) -> None:
         self._db = db
         self._keys = keys
         self._clock = clock
@@ -73,7 +74,8 @@ class ReceiptService:
 
     async def close(self) -> None:
         """Stop the proving pool (pending proofs are cancelled) without blocking the event loop."""
-        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
     # ---- log ----
 
@@ -340,11 +342,17 @@ class ReceiptService:
         return await asyncio.to_thread(verify_receipt, doc, public_key=self._public)
 
 
-async def open_receipts(*, db: AsyncEngine, secrets, clock: Clock, processes: int = 1) -> ReceiptService:
-    """Create the zk_ tables, load keys (config or state dir) and start the proving pool."""
+async def open_receipts(*, db: AsyncEngine, secrets, clock: Clock, processes: int = 1,
+                        read_only: bool = False) -> ReceiptService:
+    """Create the zk_ tables, load keys (config or state dir) and start the proving pool.
+
+    ``read_only`` (the log and receipt queries of the CLI): no proving pool, and keys must already exist
+    (:class:`engine.zk.keys.MissingKeys` otherwise) — a query never mints a new signing key."""
     async with db.begin() as conn:
         await conn.run_sync(store.metadata.create_all)
-    keys = load_keys(secrets)
+    keys = load_keys(secrets, create=not read_only)
+    if read_only:
+        return ReceiptService(db=db, keys=keys, clock=clock, pool=None)
     pool = ProcessPoolExecutor(max_workers=max(1, processes), mp_context=multiprocessing.get_context("spawn"),
                                initializer=rc._worker_init)
     pool.submit(gens.warm, FILL_N, FILL_M)   # start the worker now, so the first receipt is not slowed by it

@@ -8,7 +8,7 @@ import pytest
 from engine.zk import generators as gens
 from engine.zk import rangeproof as rp
 from engine.zk import receipt as rc
-from engine.zk.codec import Reader
+from engine.zk.codec import DecodeError, Reader
 from engine.zk.curve import INF, Q, add, neg
 from engine.zk.statements import FillStatement
 from engine.zk.transcript import Transcript
@@ -55,8 +55,10 @@ def test_changing_n_or_m_rejects(fill):
     V = rc.fill_V(st)
     assert rp.check_terms(*rp.verification_terms(tr, proof, V, 32, rp.random_scalar(), context=context))
     tr, context = rc.fill_transcript(st)
-    with pytest.raises(Exception):
+    with pytest.raises(DecodeError, match="shape"):       # fewer values: the proof's shape no longer fits
         rp.verification_terms(tr, proof, V[:2], 32, rp.random_scalar(), context=context)
+    tr, context = rc.fill_transcript(st)                  # same shape (n·m = 128), other n and m: rejected
+    assert not rp.check_terms(*rp.verification_terms(tr, proof, V + V, 16, rp.random_scalar(), context=context))
     tr, context = rc.fill_transcript(st)
     assert not rp.check_terms(*rp.verification_terms(tr, proof, V, 32, rp.random_scalar(),
                                                      context=list(context) + [(b"extra", b"")]))
