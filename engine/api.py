@@ -198,6 +198,7 @@ class Quote:
     at: datetime
     is_index: bool = False
     market_open: bool = False
+    tick_paise: int = 1            # the day's tick (NSE sets it from the last close); orders must sit on it
 
     @property
     def change_paise(self) -> int:

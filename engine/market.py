@@ -355,7 +355,8 @@ class SimulatedMarket:
         return Quote(symbol=inst.symbol, name=inst.name, ltp_paise=ltp, prev_close_paise=prev, open_paise=o,
                      high_paise=h, low_paise=lw, bid_paise=depth.bids[0][0] if depth.bids else None,
                      ask_paise=depth.asks[0][0] if depth.asks else None, upper_circuit_paise=upper,
-                     lower_circuit_paise=lower, at=local, is_index=False, market_open=is_open)
+                     lower_circuit_paise=lower, at=local, is_index=False, market_open=is_open,
+                     tick_paise=self.tick(symbol, day))
 
     def _index_ohl(self, inst: Instrument, members: list[Instrument], at: datetime, ltp: int,
                    prev: int) -> tuple[int, int, int]:

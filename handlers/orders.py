@@ -12,7 +12,7 @@ from engine.api import OrderStatus, OrderType, OrderView
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import numbers_in, rejection_text, setting, to_paise_on_tick
+from handlers.trading_common import numbers_in, on_tick, rejection_text, setting, to_paise
 from handlers.trading_execute import order_text, side_word
 from locales.format import ist_time, quantity, rupees
 
@@ -145,7 +145,8 @@ async def modify_value(ctx: TurnContext):
         ctx.session.clear()
         return Text(ctx.t("orders.not_open"))
     if spec.get("field") == "price":
-        paise = to_paise_on_tick(order.symbol, values[0])
+        quote = await ctx.services.engine.quote(order.symbol)
+        paise = on_tick(to_paise(values[0]), quote.tick_paise if quote else 1)
         arg, shown = f"p{paise}", ctx.t("orders.new_price", price=rupees(paise))
     else:
         if values[0] != int(values[0]):

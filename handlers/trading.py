@@ -14,7 +14,7 @@ from handlers.context import TurnContext
 from handlers.quotes import pick_symbol
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import numbers_in, to_paise_on_tick
+from handlers.trading_common import numbers_in, to_paise
 from handlers.trading_confirm import router as confirm_router
 from handlers.trading_draft import apply_entities
 from handlers.trading_flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_dialogue, draft_of, elsewhere,
@@ -108,7 +108,7 @@ async def price_answer(ctx: TurnContext):
     if not price or price <= 0 or not draft.symbol:
         return UNHANDLED if elsewhere(ctx) else Text(ctx.t("trading.ask.price_again"))
     return await advance(ctx, draft.with_(order_type=OrderType.LIMIT.value,
-                                          price_paise=to_paise_on_tick(draft.symbol, price)))
+                                          price_paise=to_paise(price)))
 
 
 

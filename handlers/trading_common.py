@@ -55,33 +55,15 @@ def numbers_in(text: str) -> list[float]:
     return out
 
 
-_TICKS = ((25_000, 1), (100_000, 5), (500_000, 10), (1_000_000, 50), (2_000_000, 100))
+def to_paise(rupees: float) -> int:
+    """Rupees as typed → integer paise (never a float to the engine)."""
+    return int((Decimal(str(rupees)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def default_tick(price_paise: int) -> int:
-    """NSE tick table (from 15 Apr 2025) for when the instrument master cannot be read."""
-    for limit, tick in _TICKS:
-        if price_paise < limit:
-            return tick
-    return 500
-
-
-def tick_for(symbol: str, price_paise: int) -> int:
-    try:
-        from engine.instruments import load_instruments
-
-        instrument = load_instruments().get(symbol)
-        if instrument is not None:
-            return int(instrument.tick_for(price_paise))
-    except (ImportError, AttributeError, TypeError, KeyError):
-        pass
-    return default_tick(price_paise)
-
-
-def to_paise_on_tick(symbol: str, rupees: float) -> int:
-    """Rupees as typed → integer paise rounded to the nearest tick (never a float to the engine)."""
-    paise = int((Decimal(str(rupees)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    tick = max(1, tick_for(symbol, paise))
+def on_tick(paise: int, tick: int) -> int:
+    """``paise`` rounded to the nearest multiple of the day's ``tick`` (from the engine's quote), so the
+    card shows exactly the price the engine will accept."""
+    tick = max(1, tick)
     return max(tick, int((Decimal(paise) / tick).quantize(Decimal(1), rounding=ROUND_HALF_UP)) * tick)
 
 

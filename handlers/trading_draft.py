@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from engine.api import OrderRequest, OrderType, Product, Side, Tier
 from intents.types import Entities
-from handlers.trading_common import to_paise_on_tick
+from handlers.trading_common import on_tick, to_paise
 
 DRAFT_KEY = "draft"
 
@@ -40,6 +40,11 @@ class Draft:
 
     def with_(self, **changes: Any) -> Draft:
         return replace(self, **changes)
+
+    def on_tick(self, tick: int) -> Draft:
+        """Typed prices rounded to the day's tick (the engine's quote says which): the one place it happens."""
+        return replace(self, price_paise=None if self.price_paise is None else on_tick(self.price_paise, tick),
+                       trigger_paise=None if self.trigger_paise is None else on_tick(self.trigger_paise, tick))
 
     def request(self, *, account: str, client_order_id: str, tier: Tier) -> OrderRequest:
         assert self.symbol and self.quantity and self.order_type
@@ -77,16 +82,16 @@ def apply_entities(draft: Draft, entities: Entities, *, market_said: bool = True
     price = entities.price if entities.price and entities.price > 0 else None
     trigger = entities.trigger_price if entities.trigger_price and entities.trigger_price > 0 else None
     if symbol is None:
-        # Prices need the symbol for the tick; keep them raw until then is not worth it: ask again later.
+        # A price without a symbol is ambiguous ("buy 10 at 500": of what?): ask for the symbol, then the price.
         return draft.with_(order_type=OrderType.MARKET.value) if kind == OrderType.MARKET.value else draft
     if trigger is not None:
         kind = OrderType.SL.value if price is not None else OrderType.SL_M.value
-        draft = draft.with_(trigger_paise=to_paise_on_tick(symbol, trigger))
+        draft = draft.with_(trigger_paise=to_paise(trigger))
     if kind == OrderType.MARKET.value:
         return draft.with_(order_type=kind, price_paise=None)
     if price is not None:
         return draft.with_(order_type=kind if kind in (OrderType.LIMIT.value, OrderType.SL.value)
-                           else OrderType.LIMIT.value, price_paise=to_paise_on_tick(symbol, price))
+                           else OrderType.LIMIT.value, price_paise=to_paise(price))
     if kind == OrderType.SL_M.value:
         return draft.with_(order_type=kind)
     return draft

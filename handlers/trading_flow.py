@@ -47,6 +47,8 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
             key = "trading.ask.index" if quote is not None else "trading.ask.unknown_symbol"
             replies.append(Text(t(key, symbol=draft.symbol)))
             draft = draft.with_(symbol=None)
+        else:
+            draft = draft.on_tick(quote.tick_paise)
     if draft.symbol and quote and not draft.quantity and draft.amount_paise:
         qty = draft.amount_paise // max(1, quote.ltp_paise)
         if qty >= 1:

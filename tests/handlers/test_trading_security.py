@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from engine.clock import IST
 from handlers.security import (PIN_KEY, PinCheck, PinPolicy, attempt, check_pin, hash_pin, has_pin, locked_until,
                                looks_like_pin_attempt, pin_profile, set_pin, valid_pin_format, verified_today)
-from handlers.trading_common import to_paise_on_tick
+from handlers.trading_common import on_tick, to_paise
 from handlers.trading_draft import Draft, apply_entities, missing_slot
 from intents.types import Entities
 
@@ -57,9 +57,9 @@ def test_five_wrong_pins_lock_for_thirty_minutes_then_the_right_pin_works() -> N
 
 
 def test_prices_reach_the_engine_as_paise_on_the_tick_grid() -> None:
-    assert to_paise_on_tick("TCS", 3127.13) % 10 == 0          # ₹1,000–5,000: 10 paise tick
-    assert to_paise_on_tick("TCS", 3127.13) == 312710
-    assert to_paise_on_tick("ITC", 401.02) % 5 == 0            # ₹250–1,000: 5 paise tick
+    assert to_paise(3127.13) == 312713 and to_paise(0.1 + 0.2) == 30      # no float drift
+    assert on_tick(312713, 10) == 312710 and on_tick(312715, 10) == 312720
+    assert on_tick(99995, 10) == 100000 and on_tick(3, 5) == 5           # never below one tick
 
 
 def test_draft_asks_slots_in_order_and_keeps_limit_prices_in_paise() -> None:
@@ -70,5 +70,6 @@ def test_draft_asks_slots_in_order_and_keeps_limit_prices_in_paise() -> None:
     draft = apply_entities(draft, Entities(quantity=10))
     assert missing_slot(draft) == "price"
     limit = apply_entities(draft, Entities(price=3127.13))
-    assert limit.order_type == "LIMIT" and limit.price_paise == 312710 and missing_slot(limit) is None
+    assert limit.order_type == "LIMIT" and limit.price_paise == 312713 and missing_slot(limit) is None
+    assert limit.on_tick(10).price_paise == 312710
     assert Draft.from_json(limit.to_json()) == limit
