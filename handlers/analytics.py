@@ -18,7 +18,8 @@ from engine.api import Holding, Side, Tier, Trade
 from engine.clock import IST
 from engine.instruments import load_instruments
 from handlers.context import TurnContext
-from handlers.replies import Button, Buttons, Text, texts
+from handlers.replies import Text, texts
+from handlers.middlewares.tier import pro_only_reply
 from handlers.router import UNHANDLED, Router
 from locales.format import rupees
 
@@ -208,6 +209,4 @@ async def analytics_asked_lite(ctx: TurnContext):
     """The same offer the tier middleware gives for a PRO-only tap, for a request made in words."""
     if ctx.message.payload is not None or not wants_analytics(ctx):
         return UNHANDLED
-    t = ctx.t
-    return Buttons(t("core.pro_only", feature=t("analytics.feature")),
-                   (Button("upgrade", t("core.button.upgrade")),))
+    return pro_only_reply(ctx.t, "analytics")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from handlers.replies import Button, Buttons
 from handlers.router import Router
+from locales.catalog import Translator
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 
 #: Route key used when intent gating asks for a clarification instead of guessing.
@@ -16,6 +17,13 @@ def routing_intent(turn: Turn) -> str | None:
     if match is None or turn.message.payload is not None:
         return None
     return CLARIFY if match.clarify else match.intent
+
+
+def pro_only_reply(t: Translator, feature: str | None) -> Buttons:
+    """What a LITE user hears on asking for a PRO feature: one sentence and an upgrade button."""
+    key = f"core.feature.{feature}"
+    name = t(key) if feature and t.has(key) else t("core.feature.default")
+    return Buttons(t("core.pro_only", feature=name), (Button("upgrade", t("core.button.upgrade")),))
 
 
 class TierMiddleware:
@@ -31,11 +39,7 @@ class TierMiddleware:
             tier=turn.tier,
         )
         if resolution.tier_blocked:
-            t = turn.services.catalog.translator(turn.lang)
-            feature_key = f"core.feature.{resolution.blocked_feature}"
-            feature = t(feature_key) if t.has(feature_key) else t("core.feature.default")
-            reply = Buttons(t("core.pro_only", feature=feature),
-                            (Button("upgrade", t("core.button.upgrade")),))
+            reply = pro_only_reply(turn.services.catalog.translator(turn.lang), resolution.blocked_feature)
             return TurnResult(status=TurnStatus.HANDLED, user_key=turn.message.sender.key,
                               correlation_id=turn.correlation_id, replies=(reply,), match=turn.match,
                               lang=turn.lang, awaiting=turn.session.awaiting if turn.session else None,
