@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import OrderedDict
-from typing import Any
 
 import structlog
 from aiohttp import web
@@ -134,9 +133,7 @@ async def _record_preference(app: web.Application, pref: PreferenceUpdate) -> No
     user = await users.find(pref.user_id or pref.wa_id or "")
     if user is None:
         return
-    profile: dict[str, Any] = dict(user.profile)
-    profile["marketing_opt_out"] = pref.value == "stop"
-    await users.update(user.key, profile=profile)
+    await users.update(user.key, profile_changes={"marketing_opt_out": pref.value == "stop"})
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -29,12 +29,12 @@ def handoff_state(user: User) -> Mapping[str, Any] | None:
 
 
 async def flag(users: UserRepository, user: User, *, now: datetime) -> User:
-    return await users.update(user.key, profile={**user.profile, HANDOFF: {"since": now.isoformat()}})
+    return await users.update(user.key, profile_changes={HANDOFF: {"since": now.isoformat()}})
 
 
 async def release(users: UserRepository, user: User) -> User:
     """Hand the conversation back to the bot (operator action)."""
-    return await users.update(user.key, profile={k: v for k, v in user.profile.items() if k != HANDOFF})
+    return await users.update(user.key, profile_changes={HANDOFF: None})
 
 
 async def flagged(users: UserRepository) -> list[tuple[User, datetime]]:

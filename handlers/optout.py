@@ -46,8 +46,8 @@ def marketing_allowed(user: User) -> bool:
 
 async def _set(ctx: TurnContext, opted_out: bool, now: datetime):
     ctx.session.clear()
-    await ctx.services.users.update(ctx.user.key, profile={
-        **ctx.user.profile, OPTED_OUT: opted_out, CHANGED_AT: now.isoformat()})
+    await ctx.services.users.update(ctx.user.key, profile_changes={OPTED_OUT: opted_out,
+                                                                    CHANGED_AT: now.isoformat()})
     return Text(ctx.t("optout.stopped" if opted_out else "optout.started"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from engine.api import Tier
 from handlers.messages import InboundMessage, Sender
@@ -35,7 +35,8 @@ class UserRepository(Protocol):
     async def get(self, key: str) -> User | None: ...
     async def find(self, identifier: str) -> User | None:
         """By key, phone number or BSUID."""
-    async def update(self, key: str, **fields: Any) -> User: ...
+    async def update(self, key: str, *, profile_changes: Mapping[str, Any] | None = None,
+                     **fields: Any) -> User: ...
     async def set_tier(self, key: str, tier: Tier) -> User: ...
     async def all_keys(self) -> Sequence[str]: ...
 

@@ -32,16 +32,9 @@ def setting(ctx_or_services: TurnContext | Services, name: str, key: str, defaul
 
 
 async def update_profile(services: Services, key: str, changes: Mapping[str, Any]) -> User:
-    """Merge ``changes`` into the freshest stored profile (other features keep their own flags there);
+    """Merge ``changes`` into the stored profile, atomically (other features keep their own flags there);
     a value of None removes the flag."""
-    current = await services.users.get(key)
-    profile = dict(current.profile if current else {})
-    for name, value in changes.items():
-        if value is None:
-            profile.pop(name, None)
-        else:
-            profile[name] = value
-    return await services.users.update(key, profile=profile)
+    return await services.users.update(key, profile_changes=changes)
 
 
 def numbers_in(text: str) -> list[float]:

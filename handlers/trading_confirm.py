@@ -15,7 +15,7 @@ from handlers.security import looks_like_pin_attempt
 from handlers.trading_card import CANCEL_ACTION, CONFIRM_ACTION, PENDING_KEY, client_order_id, pending_expired
 from handlers.trading_draft import Draft
 from handlers.trading_execute import log_pro_order, outcome_text, receipt_job
-from handlers.trading_flow import no, restart, start_order, yes
+from handlers.trading_flow import cancel_dialogue, no, restart, start_order, yes
 
 router = Router("trading.confirm")
 LAST_KEY = "last_confirmed"   # the card executed last, so a second "yes" is answered truthfully
@@ -91,7 +91,7 @@ async def _confirmation_text(ctx: TurnContext, *, pro: bool):
     if yes(ctx):
         return await _confirm(ctx, pro=pro)
     if no(ctx):
-        return await _deny(ctx)
+        return cancel_dialogue(ctx)
     if restart(ctx):
         return await start_order(ctx)
     if looks_like_pin_attempt(ctx.text) or ctx.match.intent in ("confirm", "deny"):
@@ -106,12 +106,7 @@ async def cancel_tap(ctx: TurnContext):
     pid = ctx.payload_args[0] if ctx.payload_args else ""
     if not pending or pending.get("id") != pid:
         return Text(ctx.t("trading.confirm.cancel_stale"))
-    return await _deny(ctx)
-
-
-async def _deny(ctx: TurnContext):
-    ctx.session.clear()
-    return Text(ctx.t("trading.cancelled"))
+    return cancel_dialogue(ctx)
 
 
 @router.on_intent("confirm", tier=Tier.LITE)

@@ -96,10 +96,10 @@ def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial
 
 async def _activate(ctx: TurnContext, plan_id: str, days: int) -> datetime:
     until = ctx.now + timedelta(days=days)
-    profile = {**ctx.user.profile, PLAN: {"id": plan_id, "until": until.isoformat(), "reminded": False}}
+    changes: dict[str, Any] = {PLAN: {"id": plan_id, "until": until.isoformat(), "reminded": False}}
     if plan_id == TRIAL:
-        profile[TRIAL_USED] = True
-    await ctx.services.users.update(ctx.user.key, tier=Tier.PRO, profile=profile)
+        changes[TRIAL_USED] = True
+    await ctx.services.users.update(ctx.user.key, tier=Tier.PRO, profile_changes=changes)
     return until
 
 
@@ -190,9 +190,8 @@ async def expire_if_due(services: Services, user: User, now: datetime, *,
     state = _plan_state(user)
     if state is None or datetime.fromisoformat(state["until"]) > now:
         return None, None
-    profile = {k: v for k, v in user.profile.items() if k != PLAN}
-    profile.update(profile_changes or {})
-    updated = await services.users.update(user.key, tier=Tier.LITE, profile=profile)
+    updated = await services.users.update(user.key, tier=Tier.LITE,
+                                          profile_changes={**(profile_changes or {}), PLAN: None})
     t = services.catalog.translator(user.language or "en")
     if state["id"] == TRIAL:
         text = t("upgrade.expired.trial")
@@ -221,8 +220,7 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
         elif state["id"] == TRIAL and not state.get("reminded") and \
                 until - now <= timedelta(days=book.remind_days_before):
             days_left = max(1, -(-int((until - now).total_seconds()) // 86400))
-            updated = await services.users.update(
-                user.key, profile={**user.profile, PLAN: {**state, "reminded": True}})
+            updated = await services.users.update(user.key, profile_changes={PLAN: {**state, "reminded": True}})
             text = t("upgrade.reminder", date=ist_date(until), days=days_left)
             pushes.append((updated, [push_reply(updated, now, text=text, template="gw_trial_reminder", lang=lang,
                                                 params=(ist_date(until), str(days_left)),

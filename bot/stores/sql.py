@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_,
                         select, update)
@@ -151,19 +151,31 @@ class SqlUserRepository:
         assert created is not None
         return created.with_(is_new=True)
 
-    async def update(self, key: str, **fields: Any) -> User:
-        """Change fields of one user; name and profile are re-sealed for the tier the row ends up with."""
+    async def update(self, key: str, *, profile_changes: Mapping[str, Any] | None = None, **fields: Any) -> User:
+        """Change fields of one user; name and profile are re-sealed for the tier the row ends up with.
+
+        ``profile_changes`` are merged into the stored profile inside this transaction (the row is locked
+        on PostgreSQL), a None value removing the flag: features that keep flags there (PIN failures, plan,
+        handoff, opt-out) never overwrite each other with a profile read earlier in a turn or a tick."""
         if "tier" in fields and isinstance(fields["tier"], Tier):
             fields["tier"] = fields["tier"].value
         if "profile" in fields:
             fields["profile"] = _dump_profile(fields["profile"])
         async with self._db.begin() as conn:
-            row = (await conn.execute(select(users).where(users.c.key == key))).first()
+            row = (await conn.execute(select(users).where(users.c.key == key).with_for_update())).first()
             if row is None:
                 raise LookupError(f"no user {key!r}")
             tier = fields.get("tier", row.tier)
             name = fields["name"] if "name" in fields else self._open(key, row.name, "name")
             profile = fields["profile"] if "profile" in fields else self._open(key, row.profile, "profile")
+            if profile_changes:
+                merged = json.loads(profile or "{}")
+                for flag, value in profile_changes.items():
+                    if value is None:
+                        merged.pop(flag, None)
+                    else:
+                        merged[flag] = value
+                profile = _dump_profile(merged)
             fields["name"] = self._seal(key, tier, name, "name")
             fields["profile"] = self._seal(key, tier, profile or "{}", "profile")
             fields["updated_at"] = _now()

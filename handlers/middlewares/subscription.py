@@ -61,7 +61,7 @@ class SubscriptionCheck:
             turn.user = expired
             turn.tier = expired.tier
         elif changes:
-            turn.user = await turn.services.users.update(user.key, profile={**user.profile, **changes})
+            turn.user = await turn.services.users.update(user.key, profile_changes=changes)
         result = await call_next(turn)
         if notice is None:
             return result

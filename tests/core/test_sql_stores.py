@@ -58,3 +58,18 @@ async def test_outbound_status_never_moves_backwards(db):
     assert not await audit.record_status(wamid="wamid.unknown", status="read", at=NOW, error_code=None,
                                          error_title=None)
     assert (await audit.outbound("u"))[0]["status"] == "read"
+
+
+async def test_profile_changes_merge_into_the_stored_profile_not_a_stale_copy(db):
+    """A tick expiring a plan and a turn counting a wrong PIN both started from the same loaded user:
+    each writes only its own flags, and neither loses the other's."""
+    await create_schema(db)
+    repo = SqlUserRepository(db)
+    stale = await repo.get_or_create(Sender(phone="919800000004"), now=NOW)
+    await repo.update(stale.key, profile_changes={"plan": {"id": "trial"}, "handoff": {"since": "x"}})
+    await asyncio.gather(repo.update(stale.key, profile_changes={"pin_failures": 1}),
+                         repo.update(stale.key, tier=Tier.LITE, profile_changes={"plan": None}))
+    fresh = await repo.get(stale.key)
+    assert fresh.profile == {"handoff": {"since": "x"}, "pin_failures": 1}
+    pro = await repo.update(stale.key, tier=Tier.PRO, profile_changes={"handoff": None})
+    assert pro.profile == {"pin_failures": 1}       # merged under the PRO seal too
