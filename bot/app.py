@@ -1,16 +1,15 @@
 """The composition root: the one place that builds and wires every part of GridWorks.
 
-``open_runtime`` is used by the webhook server, the chat REPL, the simulator and the operator CLI alike,
+``build_runtime`` is used by the webhook server, the chat REPL, the simulator and the operator CLI alike,
 so every channel runs the very same dispatcher, engine and intent pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +32,7 @@ log = structlog.get_logger("gridworks.app")
 
 @dataclass
 class Runtime:
-    """Everything a channel needs, wired. Close it with :meth:`close` (or use :func:`open_runtime`)."""
+    """Everything a channel needs, wired. Close it with :meth:`close`."""
 
     settings: Settings
     db: AsyncEngine
@@ -150,10 +149,3 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
                    _closers=closers)
 
 
-@asynccontextmanager
-async def open_runtime(settings: Settings, **kwargs: Any) -> AsyncIterator[Runtime]:
-    runtime = await build_runtime(settings, **kwargs)
-    try:
-        yield runtime
-    finally:
-        await runtime.close()

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from bot.app import Runtime
 from handlers.messages import InboundMessage, MessageKind, Sender
-from handlers.replies import Buttons, Document, ListReply, Reply, reply_to_trace
+from handlers.replies import Document, Reply, reply_to_trace
 from handlers.users import User
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -92,13 +92,3 @@ def _inbound(sender: str, *, text: str | None, button: str | None, name: str | N
                               attachment=Attachment(filename=filename, content=content,
                                                     mime_type="application/json"))
     return InboundMessage(id=mid, sender=ident, timestamp=now, kind=MessageKind.TEXT, text=text or "")
-
-
-def choices(replies: Sequence[Reply]) -> list[tuple[str, str]]:
-    """(id, title) of the tappable options in the last reply that has any: numbered in the REPL."""
-    for reply in reversed(list(replies)):
-        if isinstance(reply, Buttons):
-            return [(b.id, b.title) for b in reply.buttons]
-        if isinstance(reply, ListReply):
-            return [(r.id, r.title) for r in reply.rows]
-    return []

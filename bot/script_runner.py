@@ -176,15 +176,24 @@ async def run_script(path: Path, channel: ConsoleChannel) -> ScriptReport:
             label = f'say "{step["say"]}"'
             trace = await channel.turn(user, text=str(step["say"]), name=name, at=when)
         elif "tap" in step:
-            payload = resolve_tap(step["tap"], last.get(user))
+            try:
+                payload = resolve_tap(step["tap"], last.get(user))
+            except ValueError as exc:       # a tap the last reply does not offer: this script fails, not the run
+                report.failures.append(f"step {index}: {exc}")
+                break
             label = f"tap {step['tap']!r} → {payload}"
             trace = await channel.turn(user, button=payload, name=name, at=when)
         elif "send_file" in step:
-            file_path = Path(step["send_file"]) if not str(step["send_file"]).startswith("$last_document") else \
-                Path(_last_document(last.get(user)))
+            try:
+                file_path = Path(step["send_file"]) if not str(step["send_file"]).startswith("$last_document") \
+                    else Path(_last_document(last.get(user)))
+                content = file_path.read_bytes()
+            except (ValueError, OSError) as exc:
+                report.failures.append(f"step {index}: {exc}")
+                break
             label = f"send_file {file_path.name}"
             trace = await channel.turn(user, text=step.get("caption"), name=name, at=when,
-                                       document=(file_path.name, file_path.read_bytes()))
+                                       document=(file_path.name, content))
         else:
             report.failures.append(f"step {index}: needs say, tap or send_file")
             continue

@@ -43,7 +43,7 @@ TIER_CACHE_SIZE = 100_000
 async def verify(request: web.Request) -> web.Response:
     q = request.query
     client = request.app[CLIENT]
-    if q.get("hub.mode") != "subscribe" or not client._verify_token:
+    if q.get("hub.mode") != "subscribe" or not request.app[RUNTIME].settings.whatsapp.verify_token:
         return web.Response(status=403, text="forbidden")
     challenge, status = await client.webhook_challenge_handler(q.get("hub.verify_token"), q.get("hub.challenge"))
     return web.Response(status=status, text=challenge or "")
@@ -52,7 +52,7 @@ async def verify(request: web.Request) -> web.Response:
 async def receive(request: web.Request) -> web.Response:
     raw = await request.read()
     client = request.app[CLIENT]
-    if client._app_secret:
+    if request.app[RUNTIME].settings.whatsapp.app_secret:
         signature = request.headers.get("X-Hub-Signature-256")
         if not signature:
             return web.Response(status=401, text="missing signature")
@@ -108,9 +108,10 @@ async def _turn_now(app: web.Application, message: InboundMessage) -> None:
     user = await runtime.users.get(result.user_key)
     if user is not None:
         _remember(app, user.key, user.tier)
-    if user is None or not result.replies:
+    if user is None:
         return
-    await messenger.push(user, result.replies, correlation_id=result.correlation_id)
+    if result.replies:
+        await messenger.push(user, result.replies, correlation_id=result.correlation_id)
     for job in result.deferred:
         app[TASKS].spawn(_deferred(app, user, job, result.correlation_id), name="deferred")
 

@@ -204,7 +204,7 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
     """Trial reminders and plan expiries that fall due as time passes."""
     pushes: list[tuple[User, list[Reply]]] = []
     book = PlanBook.from_config(services.config)
-    for key in await services.users.all_keys():
+    for key in await services.users.all_keys(tier=Tier.PRO):     # only PRO users can have a plan running
         user = await services.users.get(key)
         state = _plan_state(user) if user is not None else None
         if user is None or state is None:

@@ -25,3 +25,19 @@ async def test_conversation_script(script: Path, tmp_path: Path) -> None:
         await runtime.close()
     assert report.steps > 0, f"{script.name} ran no step"
     assert report.ok, format_report(report)
+
+
+async def test_a_script_that_taps_a_missing_option_fails_with_a_reason(tmp_path: Path) -> None:
+    """A broken script is a failed script with a readable reason, not a traceback that stops the run."""
+    script = tmp_path / "broken.yml"
+    script.write_text('name: broken\nat: "2026-11-23T10:00:00+05:30"\nsteps:\n  - say: hi\n  - tap: 42\n'
+                      '  - send_file: "$last_document"\n', encoding="utf-8")
+    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
+    runtime, channel = await open_console(settings, str(tmp_path / "docs"))
+    try:
+        report = await run_script(script, channel)
+    finally:
+        await runtime.close()
+    assert not report.ok and report.steps == 1
+    assert report.failures == ["step 2: tap 42: the last reply has 10 options"]

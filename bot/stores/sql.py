@@ -188,9 +188,12 @@ class SqlUserRepository:
     async def set_tier(self, key: str, tier: Tier) -> User:
         return await self.update(key, tier=tier)
 
-    async def all_keys(self) -> Sequence[str]:
+    async def all_keys(self, *, tier: Tier | None = None) -> Sequence[str]:
+        query = select(users.c.key).order_by(users.c.key)
+        if tier is not None:
+            query = query.where(users.c.tier == tier.value)
         async with self._db.connect() as conn:
-            return [r.key for r in await conn.execute(select(users.c.key).order_by(users.c.key))]
+            return [r.key for r in await conn.execute(query)]
 
     async def reseal(self) -> int:
         """Bring every row to the current key and to its tier's form: PRO rows sealed under the current
