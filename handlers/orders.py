@@ -35,7 +35,8 @@ def order_line(ctx: TurnContext, order: OrderView) -> str:
 def _row(ctx: TurnContext, action: str, order: OrderView) -> ListRow:
     price = order.price_paise or order.trigger_paise
     return ListRow(id=f"{action}:{order.order_id}",
-                   title=f"{side_word(ctx.t, order.side)} {order.quantity} {order.symbol}",
+                   title=ctx.t("orders.row_title", side=side_word(ctx.t, order.side), qty=quantity(order.quantity),
+                               symbol=order.symbol),
                    description=ctx.t("orders.row", price=rupees(price) if price else ctx.t("orders.market"),
                                      status=status_word(ctx, order), time=ist_time(order.placed_at)))
 
