@@ -49,11 +49,14 @@ def test_book_invariants(orders):
     submitted: dict[str, int] = {}
     filled: dict[str, int] = {}
     cancelled: dict[str, int] = {}
+    side_of: dict[str, int] = {}
+    pairs: list[tuple[str, str]] = []
     arrival: dict[str, int] = {}
     for i, (side, price, qty, cancel_one) in enumerate(orders):
         oid = f"o{i}"
         submitted[oid] = qty
         arrival[oid] = i
+        side_of[oid] = side
         fills, rest = b.submit(oid, side, price, qty)
         taken = 0
         last_key = None
@@ -66,6 +69,7 @@ def test_book_invariants(orders):
             assert last_key is None or key >= last_key
             last_key = key
             filled[rid] = filled.get(rid, 0) + n
+            pairs.append((oid, rid))
             taken += n
         filled[oid] = filled.get(oid, 0) + taken
         assert taken + rest == qty
@@ -78,5 +82,5 @@ def test_book_invariants(orders):
     for oid, qty in submitted.items():
         assert filled.get(oid, 0) <= qty
         assert filled.get(oid, 0) + resting.get(oid, 0) + cancelled.get(oid, 0) == qty
-    # every fill has two sides
-    assert sum(filled.values()) % 2 == 0
+    # every fill has two sides: an incoming order only ever trades with an earlier order of the other side
+    assert all(side_of[rid] != side_of[oid] and arrival[rid] < arrival[oid] for oid, rid in pairs)
