@@ -1,7 +1,7 @@
 """Every rejection code the engine can return, in one place, with the parameters its text uses.
 
-The caller renders ``engine.reject.<code>`` from ``locales/<lang>/engine.toml`` with these parameters; money
-parameters arrive already formatted as rupees (strings) so every language shows the same figures.
+The caller renders ``engine.reject.<code>`` from ``locales/<lang>/engine.toml`` with these parameters,
+formatting each by its declared kind; the engine itself never formats for people.
 """
 
 from __future__ import annotations
@@ -11,31 +11,36 @@ from typing import Any
 from engine.api import Rejection
 
 #: code -> the placeholders its localized text uses (a test checks every locale against this table).
-CODES: dict[str, tuple[str, ...]] = {
-    "unknown_symbol": ("symbol",),
-    "index_not_tradable": ("symbol",),
-    "quantity_invalid": ("quantity",),
-    "quantity_cap": ("quantity", "max_quantity"),
-    "value_cap": ("value", "max_value"),
-    "price_required": ("order_type",),
-    "trigger_required": ("order_type",),
-    "price_invalid": ("price",),
-    "tick": ("price", "tick"),
-    "band": ("price", "lower", "upper"),
-    "sl_price_trigger": ("price", "trigger"),
-    "trigger_crossed": ("trigger", "ltp"),
-    "mis_cutoff": ("cutoff",),
-    "insufficient_funds": ("required", "available"),
-    "insufficient_holdings": ("symbol", "quantity", "available"),
-    "account_unknown": (),
-    "order_not_found": ("order_id",),
-    "order_not_open": ("order_id", "status"),
-    "modify_quantity_below_filled": ("quantity", "filled"),
+MONEY, COUNT, TIME, TEXT = "money", "count", "time", "text"
+
+#: code -> its parameters and their kinds (a test checks every locale's placeholders against this table).
+#: The engine passes values, never display strings: money as integer paise, counts as ints, times as ISO-8601
+#: strings; the caller formats each by its kind in the user's language (handlers.trading_common).
+CODES: dict[str, dict[str, str]] = {
+    "unknown_symbol": {"symbol": TEXT},
+    "index_not_tradable": {"symbol": TEXT},
+    "quantity_invalid": {"quantity": TEXT},
+    "quantity_cap": {"quantity": COUNT, "max_quantity": COUNT},
+    "value_cap": {"value": MONEY, "max_value": MONEY},
+    "price_required": {"order_type": TEXT},
+    "trigger_required": {"order_type": TEXT},
+    "price_invalid": {"price": MONEY},
+    "tick": {"price": MONEY, "tick": MONEY},
+    "band": {"price": MONEY, "lower": MONEY, "upper": MONEY},
+    "sl_price_trigger": {"price": MONEY, "trigger": MONEY},
+    "trigger_crossed": {"trigger": MONEY, "ltp": MONEY},
+    "mis_cutoff": {"cutoff": TIME},
+    "insufficient_funds": {"required": MONEY, "available": MONEY},
+    "insufficient_holdings": {"symbol": TEXT, "quantity": COUNT, "available": COUNT},
+    "account_unknown": {},
+    "order_not_found": {"order_id": TEXT},
+    "order_not_open": {"order_id": TEXT, "status": TEXT},
+    "modify_quantity_below_filled": {"quantity": COUNT, "filled": COUNT},
 }
 
 
 def reject(code: str, **params: Any) -> Rejection:
     expected = CODES[code]
     if set(params) != set(expected):
-        raise ValueError(f"rejection {code!r} needs exactly {expected}, got {tuple(params)}")
+        raise ValueError(f"rejection {code!r} needs exactly {tuple(expected)}, got {tuple(params)}")
     return Rejection(code, params)

@@ -19,7 +19,6 @@ from engine.calendar import Phase
 from engine.clock import IST
 from engine.orders import STAGE_AMO, STAGE_BOOK, STAGE_PREOPEN, STAGE_TRIGGER, Order
 from engine.rejections import reject
-from locales.format import rupees
 
 
 class _Plan(NamedTuple):
@@ -123,24 +122,24 @@ class ValidationMixin:
             if value is None:
                 continue
             if value <= 0:
-                return reject("price_invalid", price=rupees(value)), None
+                return reject("price_invalid", price=value), None
             if value % tick:
-                return reject("tick", price=rupees(value), tick=rupees(tick)), None
+                return reject("tick", price=value, tick=tick), None
             if not lower <= value <= upper:
-                return reject("band", price=rupees(value), lower=rupees(lower), upper=rupees(upper)), None
+                return reject("band", price=value, lower=lower, upper=upper), None
         trigger = req.trigger_paise
         if req.order_type is OrderType.SL:
             assert price is not None and trigger is not None
             if (req.side is Side.BUY and price < trigger) or (req.side is Side.SELL and price > trigger):
-                return reject("sl_price_trigger", price=rupees(price), trigger=rupees(trigger)), None
+                return reject("sl_price_trigger", price=price, trigger=trigger), None
         if trigger is not None and req.order_type in (OrderType.SL, OrderType.SL_M):
             if (req.side is Side.BUY and trigger <= ltp) or (req.side is Side.SELL and trigger >= ltp):
-                return reject("trigger_crossed", trigger=rupees(trigger), ltp=rupees(ltp)), None
+                return reject("trigger_crossed", trigger=trigger, ltp=ltp), None
         if req.product is Product.MIS and not is_amo:
             session = self.calendar.session(day)
             cutoff = self.mis_cutoff(session) if session is not None else now
             if now >= cutoff:
-                return reject("mis_cutoff", cutoff=cutoff.astimezone(IST).strftime("%H:%M")), None
+                return reject("mis_cutoff", cutoff=cutoff.isoformat()), None
         protection = None
         if req.order_type is OrderType.MARKET:
             protection = self._protection(req.side, ltp, tick, lower, upper)
@@ -153,7 +152,7 @@ class ValidationMixin:
             block_price = price
         value = req.quantity * block_price
         if value > self.params.max_value:
-            return reject("value_cap", value=rupees(value), max_value=rupees(self.params.max_value)), None
+            return reject("value_cap", value=value, max_value=self.params.max_value), None
         block, charges = self._block_needed(None, side=req.side, product=req.product, pending=req.quantity,
                                             price=block_price, filled_value=0, charged=_NO_CHARGES, tier=req.tier,
                                             day=day)
@@ -172,7 +171,7 @@ class ValidationMixin:
             available = (self.cash(req.account) - acct.blocked - self.mis_exposure(req.account) if acct
                          else self.params.starting_cash) + (ignore.blocked if ignore else 0)
             if block > available:
-                return reject("insufficient_funds", required=rupees(block), available=rupees(max(0, available))), \
+                return reject("insufficient_funds", required=block, available=max(0, available)), \
                     None
         return None, _Plan(stage, is_amo, release_at, protection, block, charges, value, block_price, lower, upper)
 

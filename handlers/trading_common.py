@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from collections.abc import Mapping
 
 from engine.api import Rejection
+from engine.rejections import CODES, COUNT, MONEY, TEXT, TIME
 from handlers.context import Services, TurnContext
 from handlers.users import User
 from intents.types import IntentResult
 from locales.catalog import Translator
-from locales.format import quantity
+from locales.format import ist_time, quantity, rupees
 
 _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w])")
 PSEUDONYM_SALT_KEY = "receipt_salt"
@@ -65,17 +67,29 @@ def rejection_text(t: Translator, rejection: Rejection | None) -> str:
     if rejection is None:
         return t("trading.reject.generic", code="-")
     key = f"engine.reject.{rejection.code}"
+    kinds = CODES.get(rejection.code, {})
     if t.has(key):
         try:
-            return t(key, **{k: _plain(v) for k, v in dict(rejection.params).items()})
+            return t(key, **{k: _shown(kinds.get(k, TEXT), v) for k, v in dict(rejection.params).items()})
         except KeyError:
             pass
     return t("trading.reject.generic", code=rejection.code)
 
 
-def _plain(value: Any) -> Any:
-    """Counts in Indian grouping ("1,00,000 shares"); money arrives from the engine already formatted."""
-    return quantity(value) if isinstance(value, int) and not isinstance(value, bool) else value
+def _shown(kind: str, value: Any) -> Any:
+    """One rejection parameter for people: paise as ₹1,23,456.50, counts as 1,00,000, times as 15:20."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return value
+    if kind == MONEY and isinstance(value, int):
+        return rupees(value)
+    if kind == COUNT and isinstance(value, int):
+        return quantity(value)
+    if kind == TIME and isinstance(value, str):
+        try:
+            return ist_time(datetime.fromisoformat(value))
+        except ValueError:
+            return value
+    return value
 
 
 async def pseudonym(services: Services, user: User) -> str:

@@ -73,3 +73,20 @@ def test_draft_asks_slots_in_order_and_keeps_limit_prices_in_paise() -> None:
     assert limit.order_type == "LIMIT" and limit.price_paise == 312713 and missing_slot(limit) is None
     assert limit.on_tick(10).price_paise == 312710
     assert Draft.from_json(limit.to_json()) == limit
+
+
+def test_rejections_are_formatted_by_kind_in_the_users_language() -> None:
+    """The engine sends values (paise, counts, ISO times); the reply formats each by its declared kind."""
+    from engine.api import Rejection
+    from engine.rejections import reject
+    from handlers.trading_common import rejection_text
+    from locales.catalog import load_catalog
+
+    en, hi = load_catalog().translator("en"), load_catalog().translator("hi")
+    band = reject("band", price=300000, lower=280850, upper=343200)
+    assert "₹3,432.00" in rejection_text(en, band) and "₹3,432.00" in rejection_text(hi, band)
+    assert "1,00,000" in rejection_text(en, reject("quantity_cap", quantity=200000, max_quantity=100000))
+    cutoff = reject("mis_cutoff", cutoff=datetime(2026, 11, 8, 13, 20, tzinfo=IST).isoformat())
+    assert "13:20" in rejection_text(en, cutoff)
+    # a rejection stored before values were typed still renders as it was stored
+    assert "₹9.99" in rejection_text(en, Rejection("band", {"price": "₹9.99", "lower": "₹1", "upper": "₹2"}))
