@@ -1,19 +1,18 @@
 """Contract notes: one per account per trade day, built from the trade log, labelled simulated.
 
-``build_contract_note`` gives the data (``ContractNote.to_json()`` for machines); ``render_contract_note``
-gives the chat text with labels from ``locales/<lang>/engine.toml`` (keys ``engine.note.*``).
+``build_contract_note`` gives the data (``ContractNote.to_json()`` for machines); the chat text is rendered
+by ``handlers/portfolio.py`` from ``locales/<lang>/engine.toml`` (keys ``engine.note.*``).
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import date
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from engine.api import Charges, ContractNote, ContractNoteLine, Side, Trade
 from engine.calendar import TradingCalendar
 from engine.instruments import InstrumentMaster
-from locales.format import ist_time, quantity, rupees
 
 
 def note_number(account: str, day: date) -> str:
@@ -49,22 +48,3 @@ def build_contract_note(*, account: str, day: date, rows: Sequence[tuple[Trade, 
                         net_amount_paise=buy - sell + charges.total, simulated=True, broker_name=broker_name,
                         sebi_registration=sebi_registration, exchange=exchange, buy_value_paise=buy,
                         sell_value_paise=sell)
-
-
-def render_contract_note(note: ContractNote, t: Callable[..., str]) -> str:
-    """Chat text for a note; ``t`` is a translator (``catalog.translator(lang)``)."""
-    out = [t("engine.note.title", date=note.trade_date.strftime("%d %b %Y")),
-           t("engine.note.simulated"),
-           t("engine.note.header", broker=note.broker_name, sebi=note.sebi_registration, number=note.note_number,
-             settlement=note.settlement_date.strftime("%d %b %Y"))]
-    for ln in note.lines:
-        out.append(t("engine.note.line", side=t(f"engine.side.{ln.side.value}"), quantity=quantity(ln.quantity),
-                     symbol=ln.symbol, isin=ln.isin, price=rupees(ln.price_paise), trade_id=ln.trade_id,
-                     time=ist_time(ln.trade_time)))
-    c = note.charges
-    out.append(t("engine.note.charges", brokerage=rupees(c.brokerage), stt=rupees(c.stt),
-                 exchange=rupees(c.exchange), sebi=rupees(c.sebi), stamp=rupees(c.stamp), gst=rupees(c.gst),
-                 total=rupees(c.total)))
-    key = "engine.note.net_pay" if note.net_amount_paise >= 0 else "engine.note.net_receive"
-    out.append(t(key, amount=rupees(abs(note.net_amount_paise))))
-    return "\n".join(out)

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict
-from datetime import date, datetime
-from enum import Enum
+from datetime import date
 from typing import Any
 
+from engine.api import ContractNote
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, Document, Text, texts
 from handlers.router import Router
 from handlers.security import trading_day
-from locales.format import ist_date, percent, quantity, rupees
+from handlers.trading_execute import side_word
+from locales.catalog import Translator
+from locales.format import ist_date, ist_time, percent, quantity, rupees
 
 router = Router("portfolio")
 NOTE_ACTION = "pnote"
@@ -88,36 +89,27 @@ async def note_tap(ctx: TurnContext):
 async def contract_note(ctx: TurnContext, day: date):
     note = await ctx.services.engine.contract_note(ctx.user.account, day)
     if note is None or not note.lines:
-        return Text(ctx.t("portfolio.note_none", date=day.strftime("%d %b %Y")))
-    t = ctx.t
-    lines = [t("portfolio.note_line", side=t("trading.side.buy" if line.side.value == "BUY" else "trading.side.sell"),
-               qty=quantity(line.quantity), symbol=line.symbol, price=rupees(line.price_paise),
-               time=line.trade_time.strftime("%H:%M")) for line in note.lines]
-    key = "portfolio.note_pay" if note.net_amount_paise >= 0 else "portfolio.note_receive"
-    body = t("portfolio.note_title", number=note.note_number, date=ist_date(_at(note.trade_date)),
-             settlement=note.settlement_date.strftime("%d %b %Y")) + "\n" + "\n".join(lines) + "\n" + t(
-        "portfolio.note_charges", charges=rupees(note.charges.total)) + "\n" + t(
-        key, amount=rupees(abs(note.net_amount_paise)))
-    if note.simulated:
-        body += "\n" + t("portfolio.note_simulated")
-    content = json.dumps(_jsonable(asdict(note)), ensure_ascii=False, indent=1).encode()
-    return [*texts(body), Document(filename=f"contract-note-{note.trade_date.isoformat()}.json", content=content,
-                                   caption=t("portfolio.note_caption", number=note.note_number))]
+        return Text(ctx.t("portfolio.note_none", date=ist_date(day)))
+    content = json.dumps(note.to_json(), ensure_ascii=False, indent=1).encode()
+    return [*texts(render_contract_note(note, ctx.t)),
+            Document(filename=f"contract-note-{note.trade_date.isoformat()}.json", content=content,
+                     caption=ctx.t("portfolio.note_caption", number=note.note_number))]
 
 
-def _at(day: date) -> datetime:
-    from engine.clock import IST
-
-    return datetime(day.year, day.month, day.day, 12, tzinfo=IST)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    return value
+def render_contract_note(note: ContractNote, t: Translator) -> str:
+    """The note as chat text: broker and SEBI registration, every trade with ISIN and trade id, the charges
+    broken down, the net amount, and the simulated label."""
+    out = [t("engine.note.title", date=ist_date(note.trade_date)), t("engine.note.simulated"),
+           t("engine.note.header", broker=note.broker_name, sebi=note.sebi_registration, number=note.note_number,
+             settlement=ist_date(note.settlement_date))]
+    for ln in note.lines:
+        out.append(t("engine.note.line", side=side_word(t, ln.side), quantity=quantity(ln.quantity),
+                     symbol=ln.symbol, isin=ln.isin, price=rupees(ln.price_paise), trade_id=ln.trade_id,
+                     time=ist_time(ln.trade_time)))
+    c = note.charges
+    out.append(t("engine.note.charges", brokerage=rupees(c.brokerage), stt=rupees(c.stt),
+                 exchange=rupees(c.exchange), sebi=rupees(c.sebi), stamp=rupees(c.stamp), gst=rupees(c.gst),
+                 total=rupees(c.total)))
+    key = "engine.note.net_pay" if note.net_amount_paise >= 0 else "engine.note.net_receive"
+    out.append(t(key, amount=rupees(abs(note.net_amount_paise))))
+    return "\n".join(out)

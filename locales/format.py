@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 # Its own IST (not engine.clock's) so that formatting stays a leaf module that intents/ can use too.
@@ -53,5 +53,6 @@ def ist_time(dt: datetime) -> str:
     return dt.astimezone(IST).strftime("%H:%M")
 
 
-def ist_date(dt: datetime) -> str:
-    return dt.astimezone(IST).strftime("%d %b %Y")
+def ist_date(dt: datetime | date) -> str:
+    """'23 Nov 2026' for an instant (in IST) or a calendar day."""
+    return (dt.astimezone(IST) if isinstance(dt, datetime) else dt).strftime("%d %b %Y")

@@ -5,7 +5,7 @@ import json
 from datetime import date
 
 from engine.api import Side
-from engine.contract_note import render_contract_note
+from handlers.portfolio import render_contract_note
 from engine.rejections import CODES
 from locales.catalog import LANGUAGES, load_catalog, placeholders
 from tests.engine.conftest import req
@@ -18,15 +18,13 @@ def test_every_rejection_code_has_a_text_with_its_placeholders_in_every_language
             key = f"engine.reject.{code}"
             assert catalog.has(lang, key), (lang, key)
             assert placeholders(catalog.raw(lang, key)) == set(params), (lang, key)
-        for status in ("open", "trigger_pending", "complete", "cancelled", "rejected"):
-            assert catalog.has(lang, f"engine.status.{status}")
-        assert catalog.has(lang, "engine.amo.notice") and catalog.has(lang, "engine.note.simulated")
+        assert catalog.has(lang, "engine.note.simulated")
 
 
 async def test_contract_note_renders_in_hindi_with_simulated_label(engine):
     r = await engine.place(req("TCS", Side.BUY, 2, account="919800000005"))
     note = await engine.contract_note("919800000005", date(2026, 11, 23))
-    text = render_contract_note(note, load_catalog().translator("hi"))
+    text = render_contract_note(note, load_catalog().translator("hi"))     # the chat rendering (handlers)
     assert "सिम्युलेटेड" in text and "TCS" in text and "INE467B01029" in text
     assert r.trades[0].trade_id in text
 
