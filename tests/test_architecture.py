@@ -27,6 +27,13 @@ def test_core_packages_never_import_the_edge():
     assert offenders == {}
 
 
+def test_engine_never_formats_for_people_or_knows_the_conversations():
+    """The engine returns values (paise, counts, times); texts are the handlers' and locales' business."""
+    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & {"locales", "handlers"})
+                 for p in (ROOT / "engine").rglob("*.py") if _imports(p) & {"locales", "handlers"}}
+    assert offenders == {}
+
+
 def test_engine_never_uses_the_random_module():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "engine").rglob("*.py") if "random" in _imports(p)]
     assert offenders == []
