@@ -21,10 +21,6 @@ def _window(toks: list[str], start: int, end: int) -> tuple[list[str], list[str]
     return before, after
 
 
-def _has(words: frozenset[str], toks: list[str]) -> bool:
-    return any(t in words for t in toks) or any(" ".join(toks[i:i + 2]) in words for i in range(len(toks) - 1))
-
-
 class EntityExtractor:
     def __init__(self, lexicon: Lexicon, learned: dict[str, list[str]] | None = None) -> None:
         """``learned``: marker words found next to slots in the training phrases (see

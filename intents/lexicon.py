@@ -14,15 +14,16 @@ from typing import Iterable, Mapping
 
 import yaml
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
-
 from intents.text import tokenize
+from locales.catalog import LANGUAGES
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 10x faster
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 RULES_DIR = PACKAGE_DIR / "rules"
 INSTRUMENTS_CSV = PACKAGE_DIR.parent / "engine" / "data" / "instruments.csv"
-LANG_CODES: tuple[str, ...] = ("en", "hi", "hi-Latn", "bn", "ta", "te", "mr", "gu", "kn", "ml", "pa", "or")
+LANG_CODES: tuple[str, ...] = LANGUAGES      # the 12 variants, one list for the product
 
 Key = tuple[str, ...]
 # Generic words that must never resolve to a company on their own (first words of long names).

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from intents.fuzzy import FuzzyIndex
 from intents.lexicon import Lexicon
 
-_LATIN = frozenset("abcdefghijklmnopqrstuvwxyz")
 _MAX_SUFFIX = 6
 # The virama of each South Indian script whose names end in a bare consonant: a case ending replaces it
 # ("ബാങ്ക്" + "ിന്റെ" → "ബാങ്കിന്റെ"), so a stripped stem gets it back before the lexicon lookup.
