@@ -14,15 +14,20 @@ from config.settings import load_settings
 SCRIPTS = sorted((Path(__file__).parent / "conversations").glob("**/*.yml"))
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-async def test_conversation_script(script: Path, tmp_path: Path) -> None:
+async def _run(script: Path, tmp_path: Path):
+    """One script on a fresh SQLite database and state directory, as ``gridworks simulate FILE.yml``."""
     settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
                               "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
     runtime, channel = await open_console(settings, str(tmp_path / "docs"))
     try:
-        report = await run_script(script, channel)
+        return await run_script(script, channel)
     finally:
         await runtime.close()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
+async def test_conversation_script(script: Path, tmp_path: Path) -> None:
+    report = await _run(script, tmp_path)
     assert report.steps > 0, f"{script.name} ran no step"
     assert report.ok, format_report(report)
 
@@ -32,12 +37,6 @@ async def test_a_script_that_taps_a_missing_option_fails_with_a_reason(tmp_path:
     script = tmp_path / "broken.yml"
     script.write_text('name: broken\nat: "2026-11-23T10:00:00+05:30"\nsteps:\n  - say: hi\n  - tap: 42\n'
                       '  - send_file: "$last_document"\n', encoding="utf-8")
-    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    runtime, channel = await open_console(settings, str(tmp_path / "docs"))
-    try:
-        report = await run_script(script, channel)
-    finally:
-        await runtime.close()
+    report = await _run(script, tmp_path)
     assert not report.ok and report.steps == 1
     assert report.failures == ["step 2: tap 42: the last reply has 10 options"]
