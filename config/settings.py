@@ -39,6 +39,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """How the roles share work when ``REDIS_URL`` is set (see README "Run at scale")."""
+
+    partitions: int = 16            # intake/outbound partitions; one user always maps to one partition
+    send_rate: float = 80.0         # messages/s for the business number (Meta's tier: 80 by default, up to 1,000)
+    engine_timeout_s: float = 10.0  # a worker waits this long for the engine before answering "try again"
+    lease_s: float = 5.0            # a dead worker's partitions (or a dead engine) are taken over after this
+
+
+@dataclass(frozen=True, slots=True)
 class SecretsConfig:
     """Key material. Empty values mean "generate once and keep in the state directory" (development)."""
 
@@ -62,6 +72,7 @@ class Settings:
     storage: StorageConfig = field(default_factory=StorageConfig)
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     clock_start: datetime | None = None
     log_level: str = "INFO"
     tick_seconds: float = 15.0      # how often the server moves the market and pushes fills, alerts, reminders
@@ -106,6 +117,19 @@ def _parse_float(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
     if value <= 0:
         raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _parse_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {raw!r}")
     return value
 
 
@@ -162,6 +186,12 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
             base_url=env.get("OPENAI_BASE_URL") or None,
             model=env.get("GRIDWORKS_LLM_MODEL") or "gpt-4o-mini",
             timeout_s=_parse_float(env, "GRIDWORKS_LLM_TIMEOUT", 3.0),
+        ),
+        cluster=ClusterConfig(
+            partitions=_parse_int(env, "GRIDWORKS_PARTITIONS", 16, low=1, high=1024),
+            send_rate=_parse_float(env, "GRIDWORKS_SEND_RATE", 80.0),
+            engine_timeout_s=_parse_float(env, "GRIDWORKS_ENGINE_TIMEOUT", 10.0),
+            lease_s=_parse_float(env, "GRIDWORKS_LEASE_SECONDS", 5.0),
         ),
         clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
         log_level=level,
