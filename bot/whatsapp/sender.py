@@ -3,14 +3,19 @@
 Meta's errors arrive as pywa's typed exceptions; we log them by code and carry on with the next reply, so
 one failed send never loses the rest of a turn. Outside the 24-hour window (131047) a text cannot be sent;
 callers that need to reach the user then send a :class:`Template`.
+
+:func:`send_reply` (one Graph call) and :func:`retry_class` / :func:`backoff_delay` are shared with the
+cluster's durable send queue (:mod:`bot.cluster.outbound`), which owns its own retry loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
-from typing import Sequence
+from typing import Awaitable, Callable, Sequence
 
+import httpx
 import structlog
 from pywa_async import WhatsApp
 from pywa_async import types as wa_types
@@ -24,6 +29,10 @@ log = structlog.get_logger("gridworks.whatsapp")
 
 #: Meta's transient and throughput errors: retried with jittered backoff (others are final).
 RETRYABLE = frozenset({4, 80007, 130429, 131000, 131016, 131057})
+#: Pair rate limit: too many messages to one user too fast. Retried later, for that user's message only.
+PAIR_RATE_LIMIT = 131056
+TRANSIENT = "transient"
+PAIR = "pair"
 
 
 def address(user: User) -> str:
@@ -49,18 +58,20 @@ class WhatsAppMessenger:
             except WhatsAppError as exc:
                 log.warning("send_failed", code=exc.code, error=type(exc).__name__,
                             correlation_id=correlation_id)
-            await self._audit.record_outbound(user_key=user.key, reply_type=type(reply).__name__.lower(),
-                                              body=_body(reply), wamid=wamid, correlation_id=correlation_id)
+            await self._audit.record_outbound(user_key=user.key, reply_type=reply_type(reply),
+                                              body=reply_body(reply), wamid=wamid,
+                                              correlation_id=correlation_id)
         return sent
 
     async def _send_with_retry(self, to: str, reply: Reply, *, attempts: int = 3) -> str:
         for attempt in range(attempts):
             try:
                 return await self._send_one(to, reply)
-            except WhatsAppError as exc:
-                if exc.code not in RETRYABLE or attempt == attempts - 1:
+            except (WhatsAppError, httpx.TransportError) as exc:
+                # Inside a turn a pair-rate-limited send is not worth a six-second wait: transient only.
+                if retry_class(exc) != TRANSIENT or attempt == attempts - 1:
                     raise
-                await asyncio.sleep(self.backoff_s * (2 ** attempt) * (0.5 + random.random()))
+                await asyncio.sleep(backoff_delay(self.backoff_s, attempt))
         raise AssertionError("unreachable")
 
     async def mark_read(self, message_id: str) -> None:
@@ -70,42 +81,78 @@ class WhatsAppMessenger:
             log.info("mark_read_failed", code=exc.code)
 
     async def _send_one(self, to: str, reply: Reply) -> str:
-        if isinstance(reply, Text):
-            return (await self._wa.send_message(to=to, text=reply.body)).id
-        if isinstance(reply, Buttons):
-            buttons = [wa_types.Button(title=b.title, callback_data=b.id) for b in reply.buttons]
-            return (await self._wa.send_message(to=to, text=reply.body, header=reply.header,
-                                                footer=reply.footer, buttons=buttons)).id
-        if isinstance(reply, ListReply):
-            rows = [wa_types.SectionRow(title=r.title, callback_data=r.id, description=r.description)
-                    for r in reply.rows]
-            section = wa_types.Section(title=reply.section_title or reply.button, rows=rows)
-            menu = wa_types.SectionList(button_title=reply.button, sections=[section])
-            return (await self._wa.send_message(to=to, text=reply.body, header=reply.header,
-                                                footer=reply.footer, buttons=menu)).id
-        if isinstance(reply, Document):
-            return (await self._wa.send_document(to=to, document=reply.content, filename=reply.filename,
-                                                 caption=reply.caption, mime_type=reply.mime_type)).id
-        if isinstance(reply, Template):
-            return await self._send_template(to, reply)
-        raise TypeError(f"cannot send {reply!r}")
-
-    async def _send_template(self, to: str, reply: Template) -> str:
-        components: list[dict] = []
-        if reply.params:
-            components.append({"type": "body", "parameters": [{"type": "text", "text": p} for p in reply.params]})
-        for index, payload in enumerate(reply.button_payloads):
-            components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
-                               "parameters": [{"type": "payload", "payload": payload}]})
-        body = {"name": reply.name, "language": {"code": reply.language}, "components": components}
-        bsuid = to.count(".") == 1 and not to.isdigit()
-        response = await self._wa.api.send_message(
-            sender=str(self._wa.phone_id), to=None if bsuid else to, recipient=to if bsuid else None,
-            recipient_type="individual", typ="template", msg=body)
-        return response["messages"][0]["id"]
+        return await send_reply(self._wa, to, reply)
 
 
-def _body(reply: Reply) -> str:
+def retry_class(exc: BaseException) -> str | None:
+    """How a failed send may be retried: :data:`TRANSIENT`, :data:`PAIR` (131056: this user got too much
+    too fast, wait longer) or None (final: 131047 outside the 24-hour window, 131026 undeliverable, …)."""
+    if isinstance(exc, WhatsAppError):
+        if exc.code == PAIR_RATE_LIMIT:
+            return PAIR
+        if exc.code in RETRYABLE or (exc.status_code or 0) >= 500:
+            return TRANSIENT
+        return None
+    if isinstance(exc, httpx.TransportError):     # connection refused, timeouts, a dropped connection
+        return TRANSIENT
+    return None
+
+
+def backoff_delay(base_s: float, attempt: int, *, cap_s: float = 60.0) -> float:
+    """Exponential backoff with jitter (×0.5–1.5) so many senders do not retry in lockstep."""
+    return min(cap_s, base_s * (2 ** attempt)) * (0.5 + random.random())
+
+
+def reply_sender(client: WhatsApp) -> Callable[[str, Reply], Awaitable[str]]:
+    """The single-send function (one Graph call, no retry) for callers that own their retry loop."""
+    return functools.partial(send_reply, client)
+
+
+async def send_reply(client: WhatsApp, to: str, reply: Reply) -> str:
+    """One Graph API send of ``reply`` to ``to`` (phone or BSUID); returns the wamid, raises on error."""
+    if isinstance(reply, Text):
+        return (await client.send_message(to=to, text=reply.body)).id
+    if isinstance(reply, Buttons):
+        buttons = [wa_types.Button(title=b.title, callback_data=b.id) for b in reply.buttons]
+        return (await client.send_message(to=to, text=reply.body, header=reply.header,
+                                          footer=reply.footer, buttons=buttons)).id
+    if isinstance(reply, ListReply):
+        rows = [wa_types.SectionRow(title=r.title, callback_data=r.id, description=r.description)
+                for r in reply.rows]
+        section = wa_types.Section(title=reply.section_title or reply.button, rows=rows)
+        menu = wa_types.SectionList(button_title=reply.button, sections=[section])
+        return (await client.send_message(to=to, text=reply.body, header=reply.header,
+                                          footer=reply.footer, buttons=menu)).id
+    if isinstance(reply, Document):
+        return (await client.send_document(to=to, document=reply.content, filename=reply.filename,
+                                           caption=reply.caption, mime_type=reply.mime_type)).id
+    if isinstance(reply, Template):
+        return await _send_template(client, to, reply)
+    raise TypeError(f"cannot send {reply!r}")
+
+
+async def _send_template(client: WhatsApp, to: str, reply: Template) -> str:
+    components: list[dict] = []
+    if reply.params:
+        components.append({"type": "body", "parameters": [{"type": "text", "text": p} for p in reply.params]})
+    for index, payload in enumerate(reply.button_payloads):
+        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
+                           "parameters": [{"type": "payload", "payload": payload}]})
+    body = {"name": reply.name, "language": {"code": reply.language}, "components": components}
+    bsuid = to.count(".") == 1 and not to.isdigit()
+    response = await client.api.send_message(
+        sender=str(client.phone_id), to=None if bsuid else to, recipient=to if bsuid else None,
+        recipient_type="individual", typ="template", msg=body)
+    return response["messages"][0]["id"]
+
+
+def reply_type(reply: Reply) -> str:
+    """The audit log's ``kind`` of an outbound reply (``text``, ``buttons``, ``listreply``, …)."""
+    return type(reply).__name__.lower()
+
+
+def reply_body(reply: Reply) -> str:
+    """What the audit log keeps of an outbound reply (the text, or the template name / file name)."""
     if isinstance(reply, (Text,)):
         return reply.body
     if isinstance(reply, (Buttons, ListReply)):
@@ -113,3 +160,4 @@ def _body(reply: Reply) -> str:
     if isinstance(reply, Template):
         return reply.text or reply.name
     return reply.filename
+
