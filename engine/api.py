@@ -322,6 +322,12 @@ class EngineEvent:
     trades: tuple[Trade, ...] = ()
 
 
+class EngineUnavailable(Exception):
+    """The engine did not answer in time (a cluster's engine is restarting or overloaded). The request was
+    sent with a deadline past which the engine never executes it, so the caller can safely say "nothing was
+    executed, try again"."""
+
+
 class OrderEngine(Protocol):
     """What handlers may ask of the engine. Every command commits before it returns."""
 

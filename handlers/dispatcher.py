@@ -1,9 +1,13 @@
 """The dispatcher: feeds one inbound message through the middleware chain to the handler.
 
-Chain, outermost first: error capture → dedupe → per-user lock → session (load; save after the handler)
-→ audit (the durable inbound record, PINs withheld) → language (understand the message) → feature
-middlewares (handoff, subscription, onboarding) → tier (resolve routes, PRO gate) → handler. Per-user arrival order
-is kept by a :class:`UserSerializer` entered synchronously in :meth:`Dispatcher.feed`.
+Chain, outermost first: error capture → session (load, and stop if this message's turn already committed;
+commit state + journal after the handler) → audit (the durable inbound record, PINs withheld) → language
+(understand the message) → feature middlewares (handoff, subscription, onboarding) → tier (resolve routes,
+PRO gate) → handler.
+
+The dispatcher runs one turn per call and keeps no order of its own: a user's turns must be fed one at a time,
+in arrival order. The intake's partitions guarantee that for the webhook (one owner per partition, which runs
+its entries in order); the console channels feed one message at a time.
 """
 
 from __future__ import annotations
@@ -14,14 +18,12 @@ from typing import Awaitable, Callable, Sequence
 
 from handlers.context import Services, TurnContext
 from handlers.middlewares.audit import AuditRecord
-from handlers.middlewares.dedupe import Dedupe
 from handlers.middlewares.errors import ErrorCapture
 from handlers.middlewares.language import LanguageMiddleware
-from handlers.middlewares.ordering import PerUserLock, UserSerializer
 from handlers.middlewares.session import SessionMiddleware
 from handlers.middlewares.tier import TierMiddleware
 from handlers.messages import InboundMessage
-from handlers.ports import AuditLog, DedupeStore, SessionStore, UserLocks
+from handlers.ports import AuditLog, SessionStore
 from handlers.replies import Outcome, Reply
 from handlers.router import UNHANDLED, Router
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
@@ -57,23 +59,20 @@ async def run_handlers(turn: Turn) -> TurnResult:
             status=TurnStatus.HANDLED, user_key=turn.user.key, correlation_id=turn.correlation_id,
             replies=replies, match=turn.match, lang=ctx.lang, orders=tuple(ctx.effects.orders) + orders,
             awaiting=ctx.session.awaiting, deferred=tuple(ctx.effects.deferred), route=route.name,
+            user=ctx.user,
         )
     raise LookupError("no route handled the turn: register a fallback")
 
 
 class Dispatcher:
-    """Owns the chain and the per-user serializer; channels call :meth:`feed`."""
+    """Owns the middleware chain; channels call :meth:`handle`, one turn at a time per user."""
 
-    def __init__(self, *, router: Router, services: Services, sessions: SessionStore, dedupe: DedupeStore,
-                 locks: UserLocks, audit: AuditLog,
+    def __init__(self, *, router: Router, services: Services, sessions: SessionStore, audit: AuditLog,
                  extra_middlewares: Sequence[Middleware] = ()) -> None:
         self.router = router
         self.services = services
-        self._serializer = UserSerializer()
         chain: list[Middleware] = [
             ErrorCapture(),
-            Dedupe(store=dedupe),
-            PerUserLock(locks=locks),
             SessionMiddleware(store=sessions),
             AuditRecord(audit=audit),
             LanguageMiddleware(),
@@ -82,19 +81,12 @@ class Dispatcher:
         ]
         self._entry: Next = reduce(lambda nxt, mw: _bind(mw, nxt), reversed(chain), run_handlers)
 
-    def feed(self, message: InboundMessage) -> "Awaitable[TurnResult]":
-        """Queue ``message`` behind the same user's earlier messages and process it (returns a task)."""
-        correlation_id = uuid.uuid4().hex
-
-        def start() -> Awaitable[TurnResult]:
-            turn = Turn(message=message, correlation_id=correlation_id, services=self.services,
-                        now=self.services.clock.now())
-            return self._entry(turn)
-
-        return self._serializer.submit(message.sender.key, start)
-
-    async def handle(self, message: InboundMessage) -> TurnResult:
-        return await self.feed(message)
+    async def handle(self, message: InboundMessage, *, retry: bool = False) -> TurnResult:
+        """Run ``message``'s turn. ``retry``: the message was taken over from a worker that crashed while
+        holding it, so its inbound record may exist already (the turn journal says whether it ran)."""
+        turn = Turn(message=message, correlation_id=uuid.uuid4().hex, services=self.services,
+                    now=self.services.clock.now(), retry=retry)
+        return await self._entry(turn)
 
 
 def _bind(mw: Middleware, nxt: Next) -> Next:

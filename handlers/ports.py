@@ -15,19 +15,23 @@ from intents.types import IntentResult
 
 
 class SessionStore(Protocol):
+    """Dialogue state per user, plus the turn journal that makes a retried turn safe.
+
+    ``commit_turn`` saves the state and records the message's turn as done *in one atomic step*, with the
+    replies it produced: a worker that crashed after the commit finds the turn done on retry and resends the
+    recorded replies (the outbound queue drops keys it has seen) instead of running the turn again on a
+    state it already moved."""
+
+    async def load_turn(self, user_key: str, message_id: str) -> tuple[str | None, Sequence[Reply] | None]:
+        """The user's state, and the recorded replies when ``message_id``'s turn already committed."""
+
+    async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
+                          replies: Sequence[Reply]) -> None:
+        """Save ``state`` (delete it when None) and mark the turn done, atomically."""
+
     async def load(self, user_key: str) -> str | None: ...
     async def save(self, user_key: str, raw: str, *, ttl_s: int) -> None: ...
     async def delete(self, user_key: str) -> None: ...
-
-
-class DedupeStore(Protocol):
-    async def first_seen(self, key: str, *, ttl_s: int) -> bool:
-        """True exactly once per key (atomically), False for every repeat within ``ttl_s``."""
-
-
-class UserLocks(Protocol):
-    def hold(self, user_key: str) -> AbstractAsyncContextManager[None]:
-        """Exclusive access to one user's conversation (across processes for Redis)."""
 
 
 class UserRepository(Protocol):
@@ -55,6 +59,7 @@ class IntentClassifier(Protocol):
 
 
 class Messenger(Protocol):
-    """Pushes replies outside a turn (receipts when ready, alerts, reminders)."""
+    """Pushes replies outside a turn (receipts when ready, alerts, reminders). ``key`` names the push so a
+    durable messenger sends it once however often it is handed over (None: a fresh push)."""
 
-    async def push(self, user: User, replies: Sequence[Reply]) -> None: ...
+    async def push(self, user: User, replies: Sequence[Reply], *, key: str | None = None) -> Any: ...

@@ -37,6 +37,7 @@ class Turn:
     lang: str = "en"
     tier: Tier = Tier.LITE
     routes: tuple[Any, ...] = ()
+    retry: bool = False            # taken over from a crashed worker: it may have run partly before
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class TurnResult:
     awaiting: str | None = None
     deferred: tuple[Deferred, ...] = field(default=())
     route: str | None = None
+    user: User | None = None        # the user the turn ran for (the channel addresses replies with it)
 
     def to_trace(self, *, sender: str, document_paths: dict[int, str] | None = None,
                  extra_replies: tuple[Reply, ...] = ()) -> dict[str, Any]:

@@ -1,18 +1,36 @@
-"""In-process implementations of the session, dedupe and lock ports: the embedded default."""
+"""In-process implementations of the session store (with its turn journal) and a first-seen set: the embedded
+default."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections import defaultdict
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from collections import OrderedDict
+from typing import Sequence
+
+from handlers.replies import Reply
+
+#: Turns remembered as done (a retry in one process can only follow a failure moments before).
+JOURNAL_SIZE = 100_000
 
 
 class MemorySessionStore:
     def __init__(self, *, monotonic=time.monotonic) -> None:
         self._data: dict[str, tuple[str, float]] = {}
+        self._done: OrderedDict[str, tuple[Reply, ...]] = OrderedDict()
         self._now = monotonic
+
+    async def load_turn(self, user_key: str, message_id: str) -> tuple[str | None, Sequence[Reply] | None]:
+        return await self.load(user_key), self._done.get(message_id)
+
+    async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
+                          replies: Sequence[Reply]) -> None:
+        if state is None:
+            await self.delete(user_key)
+        else:
+            await self.save(user_key, state, ttl_s=ttl_s)
+        self._done[message_id] = tuple(replies)
+        if len(self._done) > JOURNAL_SIZE:
+            self._done.popitem(last=False)
 
     async def load(self, user_key: str) -> str | None:
         item = self._data.get(user_key)
@@ -49,24 +67,3 @@ class MemoryDedupeStore:
             return False
         self._seen[key] = now + ttl_s
         return True
-
-
-class MemoryUserLocks:
-    """One FIFO asyncio lock per user, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: defaultdict[str, int] = defaultdict(int)
-
-    @asynccontextmanager
-    async def hold(self, user_key: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(user_key, asyncio.Lock())
-        self._users[user_key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[user_key] -= 1
-            if not self._users[user_key]:
-                del self._users[user_key]
-                self._locks.pop(user_key, None)

@@ -1,62 +1,54 @@
-"""Redis implementations of the session, dedupe and lock ports, for multi-process deployments."""
+"""Redis implementation of the session store and its turn journal, for multi-process deployments."""
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from contextlib import asynccontextmanager
-from typing import AsyncIterator
+import json
+from typing import Sequence
 
 from redis.asyncio import Redis
 
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
-"""
+from handlers.replies import Reply
+
+#: How long a committed turn is remembered: long enough for any crashed worker's entry to be taken over.
+JOURNAL_TTL_S = 24 * 3600
+
+
+def _text(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
 
 
 class RedisSessionStore:
     def __init__(self, client: Redis, *, prefix: str = "gw:") -> None:
         self._r = client
         self._p = prefix + "session:"
+        self._d = prefix + "done:"
+
+    async def load_turn(self, user_key: str, message_id: str) -> tuple[str | None, Sequence[Reply] | None]:
+        raw, done = await self._r.mget(self._p + user_key, self._d + message_id)
+        if done is None:
+            return _text(raw), None
+        from bot.cluster.reply_codec import reply_from_wire
+
+        return _text(raw), [reply_from_wire(r) for r in json.loads(done)]
+
+    async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
+                          replies: Sequence[Reply]) -> None:
+        from bot.cluster.reply_codec import reply_to_wire
+
+        outcome = json.dumps([reply_to_wire(r) for r in replies], ensure_ascii=False, separators=(",", ":"))
+        async with self._r.pipeline(transaction=True) as pipe:      # MULTI/EXEC: state and journal together
+            if state is None:
+                pipe.delete(self._p + user_key)
+            else:
+                pipe.set(self._p + user_key, state, ex=ttl_s)
+            pipe.set(self._d + message_id, outcome, ex=JOURNAL_TTL_S)
+            await pipe.execute()
 
     async def load(self, user_key: str) -> str | None:
-        raw = await self._r.get(self._p + user_key)
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return _text(await self._r.get(self._p + user_key))
 
     async def save(self, user_key: str, raw: str, *, ttl_s: int) -> None:
         await self._r.set(self._p + user_key, raw, ex=ttl_s)
 
     async def delete(self, user_key: str) -> None:
         await self._r.delete(self._p + user_key)
-
-
-class RedisDedupeStore:
-    def __init__(self, client: Redis, *, prefix: str = "gw:") -> None:
-        self._r = client
-        self._p = prefix + "seen:"
-
-    async def first_seen(self, key: str, *, ttl_s: int) -> bool:
-        return bool(await self._r.set(self._p + key, b"1", nx=True, ex=ttl_s))
-
-
-class RedisUserLocks:
-    """A token lock per user (SET NX PX + compare-and-delete), renewed by expiry, polled with backoff."""
-
-    def __init__(self, client: Redis, *, prefix: str = "gw:", lease_ms: int = 30_000) -> None:
-        self._r = client
-        self._p = prefix + "lock:"
-        self._lease = lease_ms
-        self._release = client.register_script(_RELEASE)
-
-    @asynccontextmanager
-    async def hold(self, user_key: str) -> AsyncIterator[None]:
-        key = self._p + user_key
-        token = secrets.token_hex(8)
-        delay = 0.002
-        while not await self._r.set(key, token, nx=True, px=self._lease):
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        try:
-            yield
-        finally:
-            await self._release(keys=[key], args=[token])

@@ -2,7 +2,9 @@
 
 It runs right after the session loads, because only the dialogue knows when the user is typing a secret:
 while a PIN is awaited the body is withheld from the audit log (the instruction's id, sender and time are
-still recorded). A message id that is already stored is a redelivery and stops here.
+still recorded). A message id that is already stored is a redelivery and stops here — unless the turn is a
+retry of our own (a worker took over an entry a crashed worker had read): then the row is its own, and the
+turn journal, not this record, decides whether it already ran.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class AuditRecord:
             stored = replace(msg, text=WITHHELD)
         fresh = await self._audit.record_inbound(stored, user_key=turn.user.key if turn.user else msg.sender.key,
                                                  correlation_id=turn.correlation_id)
-        if not fresh:
+        if not fresh and not turn.retry:
             log.info("duplicate_dropped", message_id=msg.id, correlation_id=turn.correlation_id, durable=True)
             return TurnResult(status=TurnStatus.DUPLICATE, user_key=msg.sender.key,
                               correlation_id=turn.correlation_id,

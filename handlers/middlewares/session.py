@@ -1,11 +1,21 @@
-"""Load the user and their dialogue state before the handler; save the state after it."""
+"""Load the user's dialogue state before the handler; commit it, with the turn's replies, after it.
+
+The commit is the turn journal: state and "this message is done" are written together, so a turn that is
+retried after a crash either finds itself done (and its recorded replies are resent, once) or runs on the
+state it started from. A message already done stops here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import structlog
+
 from handlers.ports import SessionStore
 from handlers.session import Session
-from handlers.turn import Next, Turn, TurnResult
+from handlers.turn import Next, Turn, TurnResult, TurnStatus
 
+log = structlog.get_logger("gridworks.session")
 SESSION_TTL_S = 7 * 24 * 3600
 
 
@@ -14,16 +24,21 @@ class SessionMiddleware:
         self._store = store
 
     async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
-        key = turn.message.sender.key
-        turn.user = await turn.services.users.get_or_create(turn.message.sender, now=turn.now)
+        msg = turn.message
+        key = msg.sender.key
+        raw, done = await self._store.load_turn(key, msg.id)
+        if done is not None:
+            log.info("duplicate_dropped", message_id=msg.id, correlation_id=turn.correlation_id, journal=True)
+            return TurnResult(status=TurnStatus.DUPLICATE, user_key=key, correlation_id=turn.correlation_id,
+                              replies=tuple(done))
+        turn.user = await turn.services.users.get_or_create(msg.sender, now=turn.now)
         turn.tier = turn.user.tier
-        session = Session.from_json(await self._store.load(key))
+        session = Session.from_json(raw)
         if session.expired(turn.now):
             session.clear()
         turn.session = session
         result = await call_next(turn)
-        if turn.session.awaiting is None and not turn.session.data:
-            await self._store.delete(key)
-        else:
-            await self._store.save(key, turn.session.to_json(), ttl_s=SESSION_TTL_S)
-        return result
+        if result.status is not TurnStatus.DUPLICATE:
+            state = None if session.awaiting is None and not session.data else session.to_json()
+            await self._store.commit_turn(key, msg.id, state=state, ttl_s=SESSION_TTL_S, replies=result.replies)
+        return result if result.user is not None else replace(result, user=turn.user)

@@ -3,7 +3,6 @@ routers registered the same way features register theirs."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from datetime import datetime, timezone
@@ -13,7 +12,7 @@ import pytest
 
 from bot.app import build_runtime
 from bot.logging import configure_logging
-from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
+from bot.stores.memory import MemorySessionStore
 from config.settings import load_settings
 from handlers.dispatcher import Dispatcher
 from handlers.messages import InboundMessage, Sender
@@ -33,7 +32,7 @@ async def runtime(tmp_path: Path, clock):
 
 def dispatcher_for(runtime, router: Router) -> Dispatcher:
     return Dispatcher(router=router, services=runtime.services, sessions=MemorySessionStore(),
-                      dedupe=MemoryDedupeStore(), locks=MemoryUserLocks(), audit=runtime.audit)
+                      audit=runtime.audit)
 
 
 def msg(mid: str, phone: str, text: str) -> InboundMessage:
@@ -69,37 +68,6 @@ async def test_an_unexpected_error_becomes_a_localized_apology_with_a_correlatio
     assert later.status is TurnStatus.HANDLED, "the loop goes on after an error"
 
 
-async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
-    router = Router("t")
-    seen: list[tuple[str, str]] = []
-    active: dict[str, int] = {}
-    overlap = []
-    doubled = []    # an assert in here would be caught by ErrorCapture, so violations are collected
-
-    @router.fallback()
-    async def slow(ctx):
-        key = ctx.user.key
-        active[key] = active.get(key, 0) + 1
-        if len([k for k, v in active.items() if v]) > 1:
-            overlap.append(True)
-        if active[key] != 1:
-            doubled.append(key)
-        await asyncio.sleep(0.02)
-        seen.append((key, ctx.text))
-        active[key] -= 1
-        return None
-
-    d = dispatcher_for(runtime, router)
-    tasks = [d.feed(msg(f"a{i}", "919800000201", f"a message {i}")) for i in range(5)]
-    tasks += [d.feed(msg(f"b{i}", "919800000202", f"b message {i}")) for i in range(5)]
-    results = await asyncio.gather(*tasks)
-    assert doubled == [], "one user's turns never overlap"
-    assert {r.status for r in results} == {TurnStatus.HANDLED}
-    assert [t for k, t in seen if k == "919800000201"] == [f"a message {i}" for i in range(5)]
-    assert [t for k, t in seen if k == "919800000202"] == [f"b message {i}" for i in range(5)]
-    assert overlap, "different users ran concurrently"
-
-
 async def test_a_redelivered_message_runs_no_handler(runtime):
     router = Router("t")
     calls = []
@@ -111,8 +79,30 @@ async def test_a_redelivered_message_runs_no_handler(runtime):
     d = dispatcher_for(runtime, router)
     first = await d.handle(msg("dup1", "919800000301", "hello"))
     second = await d.handle(msg("dup1", "919800000301", "hello"))
-    fresh_process = dispatcher_for(runtime, router)   # memory dedupe lost, as after a restart
+    fresh_process = dispatcher_for(runtime, router)   # memory journal lost, as after a restart
     third = await fresh_process.handle(msg("dup1", "919800000301", "hello"))
     assert first.status is TurnStatus.HANDLED
     assert second.status is TurnStatus.DUPLICATE and third.status is TurnStatus.DUPLICATE
     assert calls == ["dup1"]
+
+
+async def test_a_retried_turn_runs_once_and_replays_its_recorded_replies(runtime):
+    """A worker took over an entry from a crashed one: the turn runs if it never committed (its inbound row
+    may already exist), and is answered from the journal if it did — never run twice."""
+    router = Router("t")
+    calls = []
+
+    @router.fallback()
+    async def count(ctx):
+        calls.append(ctx.message.id)
+        return Text(f"answer {len(calls)}")
+
+    sessions = MemorySessionStore()
+    d = Dispatcher(router=router, services=runtime.services, sessions=sessions, audit=runtime.audit)
+    m = msg("retry1", "919800000302", "hello")
+    await runtime.audit.record_inbound(m, user_key="919800000302", correlation_id="c" * 32)  # stored, then crash
+    first = await d.handle(m, retry=True)
+    again = await d.handle(m, retry=True)
+    assert first.status is TurnStatus.HANDLED and calls == ["retry1"]
+    assert again.status is TurnStatus.DUPLICATE
+    assert [r.body for r in again.replies] == [r.body for r in first.replies] == ["answer 1"]

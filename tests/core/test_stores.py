@@ -1,4 +1,4 @@
-"""The session, dedupe and lock ports: the same suite against memory and a real Redis server."""
+"""The session store and its turn journal: the same suite against memory and a real Redis server."""
 
 from __future__ import annotations
 
@@ -6,23 +6,20 @@ import asyncio
 
 import pytest
 
-from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
-from bot.stores.redis_stores import RedisDedupeStore, RedisSessionStore, RedisUserLocks
+from bot.stores.memory import MemoryDedupeStore, MemorySessionStore
+from bot.stores.redis_stores import RedisSessionStore
+from handlers.replies import Button, Buttons, Text
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def stores(request, unique, redis_client):
+async def sessions(request, unique, redis_client):
     if request.param == "memory":
-        yield MemorySessionStore(), MemoryDedupeStore(), MemoryUserLocks()
+        yield MemorySessionStore()
         return
-    client = redis_client
-    prefix = f"test:{unique}:"
-    yield (RedisSessionStore(client, prefix=prefix), RedisDedupeStore(client, prefix=prefix),
-           RedisUserLocks(client, prefix=prefix))
+    yield RedisSessionStore(redis_client, prefix=f"test:{unique}:")
 
 
-async def test_sessions_round_trip_and_delete(stores):
-    sessions, _, _ = stores
+async def test_sessions_round_trip_and_delete(sessions):
     assert await sessions.load("u1") is None
     await sessions.save("u1", '{"awaiting":"pin"}', ttl_s=60)
     assert await sessions.load("u1") == '{"awaiting":"pin"}'
@@ -30,29 +27,23 @@ async def test_sessions_round_trip_and_delete(stores):
     assert await sessions.load("u1") is None
 
 
-async def test_dedupe_is_first_seen_exactly_once_under_concurrency(stores):
-    _, dedupe, _ = stores
+async def test_commit_turn_saves_state_and_journal_together(sessions):
+    replies = [Text("one"), Buttons("two", (Button("yes:1", "Yes"), Button("no:1", "No")))]
+    assert await sessions.load_turn("u1", "wamid.1") == (None, None)
+    await sessions.commit_turn("u1", "wamid.1", state='{"awaiting":"confirm"}', ttl_s=60, replies=replies)
+    state, done = await sessions.load_turn("u1", "wamid.1")
+    assert state == '{"awaiting":"confirm"}' and list(done) == replies
+    await sessions.commit_turn("u1", "wamid.2", state=None, ttl_s=60, replies=[])
+    state, done = await sessions.load_turn("u1", "wamid.2")
+    assert state is None and list(done) == [], "a turn with no replies is still recorded as done"
+    assert (await sessions.load_turn("u1", "wamid.3"))[1] is None
+
+
+async def test_dedupe_is_first_seen_exactly_once_under_concurrency():
+    dedupe = MemoryDedupeStore()
     results = await asyncio.gather(*(dedupe.first_seen("in:wamid.1", ttl_s=60) for _ in range(20)))
     assert results.count(True) == 1
     assert await dedupe.first_seen("in:wamid.2", ttl_s=60) is True
-
-
-async def test_user_lock_serialises_one_user_and_not_others(stores):
-    _, _, locks = stores
-    active: dict[str, int] = {"a": 0, "b": 0}
-    peak: dict[str, int] = {"a": 0, "b": 0}
-
-    async def work(user: str) -> None:
-        async with locks.hold(user):
-            active[user] += 1
-            peak[user] = max(peak[user], active[user])
-            await asyncio.sleep(0.01)
-            active[user] -= 1
-
-    started = asyncio.get_running_loop().time()
-    await asyncio.gather(*(work("a") for _ in range(5)), *(work("b") for _ in range(5)))
-    assert peak == {"a": 1, "b": 1}
-    assert asyncio.get_running_loop().time() - started < 0.5
 
 
 async def test_memory_sessions_expire():

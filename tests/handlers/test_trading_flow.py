@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.app import Runtime
 from bot.console import ConsoleChannel, ConsoleMessenger
-from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
+from bot.stores.memory import MemorySessionStore
 from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
 from config.settings import load_settings
 from engine.clock import IST, SimulatedClock
@@ -54,7 +54,7 @@ async def _channel(db, tmp_path: Path, *, receipts: bool = False) -> tuple[Runti
     services = Services(catalog=load_catalog(), clock=clock, users=users, intents=_intents(), engine=engine,
                         receipts=service, messenger=messenger, config=settings.product)
     dispatcher = Dispatcher(router=build_router(), services=services, sessions=MemorySessionStore(),
-                            dedupe=MemoryDedupeStore(), locks=MemoryUserLocks(), audit=audit,
+                            audit=audit,
                             extra_middlewares=build_middlewares())
     closers = [engine.close] + ([service.close] if service else [])
     runtime = Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher, audit=audit,
