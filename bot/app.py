@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.stores.alerts import SqlAlertStore
 from bot.stores.crypto import DataCipher
-from bot.stores.memory import MemoryDedupeStore, MemorySessionStore, MemoryUserLocks
+from bot.stores.memory import MemorySessionStore
 from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
 from config.settings import Settings
 from engine.clock import Clock, SimulatedClock, SystemClock
@@ -52,12 +52,18 @@ class Runtime:
         now = now or self.clock.now()
         events = await self.engine.advance(now)
         pushes = await run_tick_hooks(self.services, now, events)
-        messenger = self.services.messenger
-        if messenger is not None:
-            for user, replies in pushes:
-                if replies:
-                    await messenger.push(user, replies)
+        await self.deliver(pushes, key=f"tick:{now.isoformat()}")
         return events
+
+    async def deliver(self, pushes: Sequence[tuple[Any, Sequence[Any]]], *, key: str) -> None:
+        """Hand pushes (from tick hooks) to the channel's messenger; ``key`` makes them idempotent where the
+        messenger is the durable outbound queue."""
+        messenger = self.services.messenger
+        if messenger is None:
+            return
+        for user, replies in pushes:
+            if replies:
+                await messenger.push(user, replies, key=f"{key}:{user.key}")
 
     async def close(self) -> None:
         for closer in reversed(self._closers):
@@ -75,15 +81,15 @@ def make_clock(settings: Settings, *, simulated: bool) -> Clock:
     return SystemClock()
 
 
-def _stores(settings: Settings):
+def _sessions(settings: Settings, prefix: str):
     if settings.storage.redis_url:
         import redis.asyncio as redis
 
-        from bot.stores.redis_stores import RedisDedupeStore, RedisSessionStore, RedisUserLocks
+        from bot.stores.redis_stores import RedisSessionStore
 
         client = redis.from_url(settings.storage.redis_url)
-        return client, RedisSessionStore(client), RedisDedupeStore(client), RedisUserLocks(client)
-    return None, MemorySessionStore(), MemoryDedupeStore(), MemoryUserLocks()
+        return client, RedisSessionStore(client, prefix=prefix)
+    return None, MemorySessionStore()
 
 
 _OFFLINE_PIPELINE: Any = None
@@ -103,12 +109,67 @@ async def _load_intents(settings: Settings):
     return _OFFLINE_PIPELINE
 
 
+async def _engine_lease(db: AsyncEngine):
+    """The embedded engine is the database's only writer: take its lease or refuse, clearly."""
+    from bot.cluster.lease import EngineBusy, open_lease
+
+    lease = open_lease(db)
+    if not await lease.acquire(wait=False):
+        raise EngineBusy("another GridWorks process is the order engine for this database (a running server "
+                         "or cluster engine). Stop it, or set REDIS_URL so this command goes through the "
+                         "cluster's engine.")
+    return lease
+
+
+class OpenedEngine:
+    """An order engine for a command, and how to let it go: the cluster's engine through Redis when
+    ``REDIS_URL`` is set (operator writes then never happen behind the running engine's back), else the
+    embedded engine under the database's lease (refused while a server holds it)."""
+
+    def __init__(self, engine: Any, closers: list[Callable[[], Any]]) -> None:
+        self.engine = engine
+        self._closers = closers
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            result = closer()
+            if asyncio.iscoroutine(result):
+                await result
+        self._closers.clear()
+
+
+async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock, *,
+                            prefix: str = "gw:") -> OpenedEngine:
+    if settings.storage.redis_url:
+        import redis.asyncio as redis
+
+        from bot.cluster.engine_rpc import RemoteEngine
+
+        client = redis.from_url(settings.storage.redis_url)
+        remote = RemoteEngine(client, prefix=prefix, timeout_s=settings.cluster.engine_timeout_s)
+        return OpenedEngine(remote, [client.aclose, remote.close])
+    from engine.factory import open_engine
+
+    lease = await _engine_lease(db)
+    try:
+        engine = await open_engine(db=db, clock=clock, config=settings.product)
+    except BaseException:
+        await lease.release()
+        raise
+    engine.store.fence = lease.fence
+    return OpenedEngine(engine, [lease.release, engine.close])
+
+
 async def build_runtime(settings: Settings, *, clock: Clock | None = None,
                         messenger: Callable[[SqlAuditLog], Messenger] | None = None,
-                        simulated_clock: bool = False, with_receipts: bool = True) -> Runtime:
+                        simulated_clock: bool = False, with_receipts: bool = True,
+                        engine: Callable[[Any], Any] | None = None, prefix: str = "gw:") -> Runtime:
     """Build the runtime from ``settings``. The caller owns it and must ``await runtime.close()``.
 
     ``messenger`` builds the channel's push messenger from the audit log (replies sent outside a turn).
+    ``engine`` builds the order engine from the Redis client (a cluster's :class:`RemoteEngine`); without it
+    the embedded engine is opened on the database, which refuses a SQLite file another process serves.
+    ``prefix`` namespaces every Redis key (one Redis can hold several deployments or tests).
     """
     from engine.factory import open_engine
 
@@ -117,12 +178,19 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
     closers: list[Callable[[], Any]] = [db.dispose]
     try:
         await create_schema(db)
-        redis_client, sessions, dedupe, locks = _stores(settings)
+        redis_client, sessions = _sessions(settings, prefix)
         if redis_client is not None:
             closers.append(redis_client.aclose)
-        intents, engine = await asyncio.gather(_load_intents(settings),
-                                               open_engine(db=db, clock=clock, config=settings.product))
-        closers.append(engine.close)
+        if engine is not None:
+            intents = await _load_intents(settings)
+            order_engine = engine(redis_client)
+        else:
+            lease = await _engine_lease(db)
+            closers.append(lease.release)
+            intents, order_engine = await asyncio.gather(_load_intents(settings),
+                                                         open_engine(db=db, clock=clock, config=settings.product))
+            order_engine.store.fence = lease.fence    # PostgreSQL: every write re-checks the lease
+        closers.append(order_engine.close)
         receipts = None
         if with_receipts:
             from engine.zk import open_receipts
@@ -133,11 +201,11 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
         audit = SqlAuditLog(db)
         alerts = SqlAlertStore(db)
         await alerts.create_schema()
-        services = Services(catalog=load_catalog(), clock=clock, users=users, intents=intents, engine=engine,
+        services = Services(catalog=load_catalog(), clock=clock, users=users, intents=intents, engine=order_engine,
                             receipts=receipts, alerts=alerts, messenger=messenger(audit) if messenger else None,
                             config=settings.product)
-        dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, dedupe=dedupe,
-                                locks=locks, audit=audit, extra_middlewares=build_middlewares())
+        dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, audit=audit,
+                                extra_middlewares=build_middlewares())
     except BaseException:
         for closer in reversed(closers):
             result = closer()
@@ -145,7 +213,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
                 await result
         raise
     return Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher,
-                   audit=audit, users=users, engine=engine, receipts=receipts, redis=redis_client,
+                   audit=audit, users=users, engine=order_engine, receipts=receipts, redis=redis_client,
                    _closers=closers)
 
 

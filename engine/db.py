@@ -16,10 +16,32 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def split_schema(url: str) -> tuple[str, str | None]:
+    """Take a libpq-style ``options=-csearch_path=NAME`` off a PostgreSQL URL (asyncpg does not accept it):
+    how a process is pointed at one schema (tests run clusters of processes in private schemas)."""
+    from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "options=" not in parts.query:
+        return url, None
+    schema = None
+    kept = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        option = unquote(value).strip() if key == "options" else ""
+        for prefix in ("-csearch_path=", "-c search_path="):
+            if option.startswith(prefix) and " " not in option[len(prefix):].strip():
+                schema = option[len(prefix):].strip()
+                break
+        else:
+            kept.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), schema
+
+
 def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> AsyncEngine:
     """Create the async engine for ``url`` (already normalised by ``config.settings``).
 
-    ``schema`` (PostgreSQL only) sets the ``search_path``, which is how tests isolate themselves.
+    ``schema`` (PostgreSQL only) sets the ``search_path``, which is how tests isolate themselves; a URL may
+    carry it as ``?options=-csearch_path%3DNAME``.
     """
     if is_sqlite(url):
         path = url.split(":///", 1)[1] if ":///" in url else ""
@@ -28,6 +50,8 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
+    url, in_url = split_schema(url)
+    schema = schema or in_url
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
                                connect_args=connect_args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any, Awaitable, Callable
 
 
@@ -40,22 +41,30 @@ def _run(fn: Callable[[Any, argparse.Namespace], Awaitable[int]], args: argparse
 
 
 async def _with_engine(fn, args: argparse.Namespace) -> int:
+    from bot.app import open_order_engine
+    from bot.cluster.lease import EngineBusy
     from bot.logging import configure_logging
     from config.settings import load_settings
+    from engine.api import EngineUnavailable
     from engine.clock import SimulatedClock, SystemClock
     from engine.db import make_engine
-    from engine.factory import open_engine
 
     settings = load_settings()
     configure_logging("WARNING")
     clock = SimulatedClock(settings.clock_start) if settings.clock_start else SystemClock()
     db = make_engine(settings.storage.database_url)
     try:
-        engine = await open_engine(db=db, clock=clock, config=settings.product)
+        opened = await open_order_engine(settings, db, clock)
         try:
-            return await fn(engine, args)
+            return await fn(opened.engine, args)
         finally:
-            await engine.close()
+            await opened.close()
+    except EngineBusy as exc:
+        print(f"gridworks: {exc}", file=sys.stderr)
+        return 1
+    except EngineUnavailable:
+        print("gridworks: the cluster's engine did not answer (is `gridworks engine` running?)", file=sys.stderr)
+        return 1
     finally:
         await db.dispose()
 

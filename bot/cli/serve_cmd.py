@@ -1,64 +1,131 @@
-"""``gridworks serve [--host --port] [--insecure-dev]``: the WhatsApp webhook server."""
+"""``gridworks serve`` (web, plus worker and engine unless told otherwise) and ``gridworks worker``.
+
+Embedded (no ``REDIS_URL``): ``serve`` runs every role in one process, as it always did. Cluster: ``serve``
+takes the web role and, unless ``--web-only``, a worker's share of the partitions and a place in the engine
+election (standby while another process is the engine); ``gridworks worker`` is a worker alone.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub) -> None:
-    p = sub.add_parser("serve", help="run the WhatsApp Cloud API webhook server")
-    p.add_argument("--host", default="0.0.0.0")
-    p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser("serve", help="run the WhatsApp Cloud API webhook server (and, by default, a worker and "
+                                     "an engine candidate)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     p.add_argument("--insecure-dev", action="store_true",
                    help="allow running without WHATSAPP_APP_SECRET (unsigned webhooks; development only)")
+    p.add_argument("--web-only", action="store_true",
+                   help="cluster only: take the web role alone (workers and engines run elsewhere)")
+    p.add_argument("--no-engine", action="store_true",
+                   help="cluster only: never become the engine (run `gridworks engine` for that)")
+    p.add_argument("--prefix", default="gw:", help="Redis key prefix shared by the cluster (default gw:)")
     p.set_defaults(func=run)
+    w = sub.add_parser("worker", help="cluster: run turns for a share of the intake partitions and send replies")
+    w.add_argument("--prefix", default="gw:", help="Redis key prefix shared by the cluster (default gw:)")
+    w.set_defaults(func=run_worker)
+
+
+def _settings(command: str):
+    from config.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"gridworks {command}: {exc}", file=sys.stderr)
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from config.settings import SettingsError, load_settings
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"gridworks serve: {exc}")
+    settings = _settings("serve")
+    if settings is None:
         return 2
     if not settings.whatsapp.app_secret and not args.insecure_dev:
         print("gridworks serve: WHATSAPP_APP_SECRET is not set. Webhooks could not be authenticated. "
-              "Set it, or pass --insecure-dev for local development.")
+              "Set it, or pass --insecure-dev for local development.", file=sys.stderr)
         return 2
-    return asyncio.run(serve(settings, host=args.host, port=args.port))
+    if (args.web_only or args.no_engine) and not settings.storage.redis_url:
+        print("gridworks serve: --web-only and --no-engine need a cluster (REDIS_URL); without it this process "
+              "runs every role.", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(settings, host=args.host, port=args.port, worker=not args.web_only,
+                             engine=not (args.web_only or args.no_engine), prefix=args.prefix))
 
 
-async def serve(settings, *, host: str, port: int) -> int:
+def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    settings = _settings("worker")
+    if settings is None:
+        return 2
+    if not settings.storage.redis_url:
+        print("gridworks worker: REDIS_URL is required (without a cluster, `gridworks serve` runs the worker).",
+              file=sys.stderr)
+        return 2
+    return asyncio.run(work(settings, prefix=args.prefix))
+
+
+async def _until_signal() -> None:
     import asyncio
     import signal
 
-    from aiohttp import web
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
 
-    from bot.app import build_runtime
+
+async def _roles(settings, *, command: str, **kw):
+    from bot.cluster.lease import EngineBusy
     from bot.logging import configure_logging
-    from bot.webhook import create_app
+    from bot.roles import build_roles
     from bot.whatsapp.client import build_client
-    from bot.whatsapp.sender import WhatsAppMessenger
 
     configure_logging(settings.log_level)
     client = build_client(settings.whatsapp)
-    runtime = await build_runtime(settings, messenger=lambda audit: WhatsAppMessenger(client, audit=audit))
-    app = create_app(runtime, client=client, messenger=runtime.services.messenger)
+    try:
+        return client, await build_roles(settings, client=client, **kw)
+    except EngineBusy as exc:
+        print(f"gridworks {command}: {exc}", file=sys.stderr)
+        return client, None
+
+
+async def serve(settings, *, host: str, port: int, worker: bool = True, engine: bool = True,
+                prefix: str = "gw:") -> int:
+    from aiohttp import web
+
+    from bot.webhook import create_web_app
+
+    client, roles = await _roles(settings, command="serve", worker=worker, engine=engine, prefix=prefix)
+    if roles is None:
+        return 2
+    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.runtime.db, roles=roles)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
     print(f"gridworks serve: listening on http://{host}:{port}/webhook", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await _until_signal()
     finally:
         await runner.cleanup()
-        await runtime.close()
+    return 0
+
+
+async def work(settings, *, prefix: str) -> int:
+    client, roles = await _roles(settings, command="worker", worker=True, engine=False, prefix=prefix)
+    if roles is None:
+        return 2
+    await roles.start()
+    print("gridworks worker: running", flush=True)
+    try:
+        await _until_signal()
+    finally:
+        await roles.stop()
     return 0

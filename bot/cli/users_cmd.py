@@ -59,7 +59,16 @@ def _run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"gridworks: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run_action(settings, args))
+    from bot.cluster.lease import EngineBusy
+    from engine.api import EngineUnavailable
+
+    try:
+        return asyncio.run(run_action(settings, args))
+    except EngineBusy as exc:
+        return _fail(str(exc))
+    except EngineUnavailable:
+        return _fail("the cluster's engine did not answer (is `gridworks engine` running?). Nothing was changed "
+                     "in the engine; run the command again once it is up.")
 
 
 def describe(user: Any, funds: Any | None = None) -> dict[str, Any]:
@@ -123,9 +132,11 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         if user is None:
             return _fail(f"no user {args.wa_id}")
         if action == "show":
-            engine = await _engine(settings, db)
-            funds = await engine.funds(user.account)
-            await engine.close()
+            opened = await _engine(settings, db)
+            try:
+                funds = await opened.engine.funds(user.account)
+            finally:
+                await opened.close()
             print(json.dumps(describe(user, funds), ensure_ascii=False, indent=2))
             return 0
         if action == "set-tier":
@@ -148,11 +159,9 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
 
 
 async def _engine(settings: Any, db: Any, clock: Any = None):
-    from bot.app import make_clock
-    from engine.factory import open_engine
+    from bot.app import make_clock, open_order_engine
 
-    clock = clock or make_clock(settings, simulated=False)
-    return await open_engine(db=db, clock=clock, config=settings.product)
+    return await open_order_engine(settings, db, clock or make_clock(settings, simulated=False))
 
 
 async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) -> int:
@@ -174,7 +183,8 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
 
     clock = make_clock(settings, simulated=False)
     now = clock.now()
-    engine = await _engine(settings, db, clock)
+    opened = await _engine(settings, db, clock)
+    engine = opened.engine
     try:
         sender = _sender(args.wa_id)
         user = await users.get_or_create(sender, now=now, language=args.lang)
@@ -189,6 +199,6 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
         cash = None if args.cash is None else int(round(args.cash * 100))
         funds = await engine.open_account(user.account, starting_cash_paise=cash)
     finally:
-        await engine.close()
+        await opened.close()
     print(json.dumps(describe(user, funds), ensure_ascii=False, indent=2))
     return 0

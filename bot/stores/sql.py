@@ -269,3 +269,28 @@ class SqlAuditLog:
         async with self._db.connect() as conn:
             rows = await conn.execute(select(messages.c.id).where(messages.c.direction == "in"))
             return len(rows.all())
+
+
+async def record_statuses(db: AsyncEngine, updates: Sequence[Mapping[str, Any]]) -> int:
+    """Many delivery statuses in one transaction (the side writer's batch); statuses only move forward.
+    Returns how many rows changed."""
+    if not updates:
+        return 0
+    latest: dict[str, Mapping[str, Any]] = {}
+    for u in updates:       # per message, keep the furthest status of the batch
+        seen = latest.get(u["wamid"])
+        if seen is None or STATUS_RANK.get(u["status"], -1) > STATUS_RANK.get(seen["status"], -1):
+            latest[u["wamid"]] = u
+    changed = 0
+    async with db.begin() as conn:
+        rows = (await conn.execute(select(messages.c.id, messages.c.wamid, messages.c.status).where(
+            messages.c.wamid.in_(list(latest)), messages.c.direction == "out"))).all()
+        for row in rows:
+            u = latest[row.wamid]
+            if STATUS_RANK.get(u["status"], -1) <= STATUS_RANK.get(row.status or "", -1):
+                continue
+            await conn.execute(update(messages).where(messages.c.id == row.id).values(
+                status=u["status"], status_at=u["at"], error_code=u.get("error_code"),
+                error_title=u.get("error_title")))
+            changed += 1
+    return changed

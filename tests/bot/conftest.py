@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import Runtime, build_runtime
-from bot.webhook import TASKS, create_app
+from bot.app import Runtime
+from bot.roles import build_roles
+from bot.webhook import create_web_app
 from bot.whatsapp.client import build_client
-from bot.whatsapp.sender import WhatsAppMessenger
 from config.settings import load_settings
 from tests.support.graph_api import FakeGraphAPI
 from tests.support.payloads import APP_SECRET, PHONE_NUMBER_ID
@@ -23,11 +23,11 @@ class WebhookEnv:
     http: TestClient
     graph: FakeGraphAPI
     runtime: Runtime
-    app: object
+    roles: object
 
     async def settle(self) -> None:
-        """Wait until the background work behind the last POSTs is done."""
-        await self.app[TASKS].drain(timeout=30)
+        """Wait until every message behind the last POSTs has been run and its replies sent."""
+        await self.roles.settle(timeout=30)
 
 
 @pytest.fixture
@@ -40,14 +40,12 @@ async def webhook(tmp_path: Path, clock):
         "GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
     })
     client = build_client(settings.whatsapp)
-    runtime = await build_runtime(settings, clock=clock,
-                                  messenger=lambda audit: WhatsAppMessenger(client, audit=audit))
-    app = create_app(runtime, client=client, messenger=runtime.services.messenger)
+    roles = await build_roles(settings, client=client, clock=clock)
+    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.runtime.db, roles=roles)
     http = TestClient(TestServer(app, host="127.0.0.1"))
     await http.start_server()
     try:
-        yield WebhookEnv(http=http, graph=graph, runtime=runtime, app=app)
+        yield WebhookEnv(http=http, graph=graph, runtime=roles.runtime, roles=roles)
     finally:
-        await http.close()
-        await runtime.close()
+        await http.close()          # stops the roles (and closes the runtime) with the app
         await graph.stop()

@@ -26,7 +26,7 @@ def test_serve_refuses_to_start_without_an_app_secret(tmp_path: Path):
     env["GRIDWORKS_STATE_DIR"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], env=env,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "WHATSAPP_APP_SECRET" in done.stdout
+    assert done.returncode == 2 and "WHATSAPP_APP_SECRET" in done.stderr
 
 
 async def test_signed_batch_gets_three_replies_replay_none_bad_signature_403(tmp_path: Path):

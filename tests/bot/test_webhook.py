@@ -190,10 +190,9 @@ async def test_the_server_ticks_on_its_own_and_pushes_a_triggered_alert(tmp_path
     market every GRIDWORKS_TICK_SECONDS and pushes what the tick hooks produce through the Cloud API."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.app import build_runtime
-    from bot.webhook import create_app
+    from bot.roles import build_roles
+    from bot.webhook import create_web_app
     from bot.whatsapp.client import build_client
-    from bot.whatsapp.sender import WhatsAppMessenger
     from config.settings import load_settings
     from handlers.messages import Sender
     from tests.support.graph_api import FakeGraphAPI
@@ -205,19 +204,18 @@ async def test_the_server_ticks_on_its_own_and_pushes_a_triggered_alert(tmp_path
         "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
         "GRIDWORKS_TICK_SECONDS": "0.05"})
     client = build_client(settings.whatsapp)
-    runtime = await build_runtime(settings, clock=clock,
-                                  messenger=lambda audit: WhatsAppMessenger(client, audit=audit))
+    roles = await build_roles(settings, client=client, clock=clock)
+    runtime = roles.runtime
     user = await runtime.users.get_or_create(Sender(phone="919800000555"), now=clock.now(), language="en")
     ltp = (await runtime.engine.quote("TCS")).ltp_paise
     await runtime.services.alerts.add(user_key=user.key, symbol="TCS", direction="above",
                                       target_paise=ltp - 100, reference_paise=ltp, now=clock.now())
-    http = TestClient(TestServer(create_app(runtime, client=client, messenger=runtime.services.messenger),
-                                 host="127.0.0.1"))
+    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=runtime.db, roles=roles)
+    http = TestClient(TestServer(app, host="127.0.0.1"))
     await http.start_server()
     try:
         [sent] = await graph.wait_for(1, timeout=10)
     finally:
         await http.close()
-        await runtime.close()
         await graph.stop()
     assert sent["to"] == "919800000555" and "TCS" in json.dumps(sent, ensure_ascii=False)

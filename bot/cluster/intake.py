@@ -1,0 +1,266 @@
+"""The durable intake: the webhook appends every message here *before* it answers Meta's 200.
+
+Messages are partitioned by a stable hash of the sender's key (:func:`bot.cluster.partitions.partition_of`),
+so one user's messages keep their arrival order whichever web process received them; the partition's owner
+(one worker at a time) consumes them in order. Appending deduplicates by WhatsApp message id in the same
+atomic step, so a redelivery of an acknowledged message never enters twice.
+
+``MemoryIntake`` is the embedded default (one process; a crash loses what the process held, as before).
+``RedisIntake`` keeps one Redis stream per partition (consumer group ``workers``); with AOF and
+``appendfsync always`` an acknowledged message survives any crash, Redis's own included (see README).
+Statuses, preference changes and rejected items go to a separate ``side`` stream, written in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+from redis.asyncio import Redis
+
+from bot.cluster.partitions import partition_of
+from bot.cluster.wire import message_from_json, message_to_json
+from bot.stores.memory import MemoryDedupeStore
+from handlers.messages import InboundMessage
+
+SEEN_TTL_S = 7 * 24 * 3600          # Meta redelivers an unacknowledged message for up to 7 days
+GROUP = "workers"
+SIDE_RECLAIM_MS = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One intake entry: its stream id (for the acknowledgement) and the message."""
+
+    entry_id: str
+    message: InboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SideItem:
+    """A status, preference change or rejected item, as a flat string mapping (stream fields)."""
+
+    kind: str                      # "status" | "preference" | "rejected"
+    fields: dict[str, str]
+
+
+class Intake(Protocol):
+    partitions: int
+
+    async def append(self, messages: Sequence[InboundMessage]) -> int:
+        """Durably append the messages not seen before; returns how many were new."""
+
+    async def append_side(self, items: Sequence[SideItem]) -> None: ...
+
+    async def claim(self, partition: int, consumer: str) -> list[Entry]:
+        """Take over the entries a previous owner of ``partition`` read but never acknowledged."""
+
+    async def read(self, partitions: Sequence[int], consumer: str, *, count: int,
+                   block_ms: int) -> list[tuple[int, Entry]]: ...
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None: ...
+
+    async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]: ...
+
+    async def ack_side(self, entry_ids: Sequence[str]) -> None: ...
+
+
+class MemoryIntake:
+    """In-process intake: one queue in arrival order; the single in-process worker owns every partition."""
+
+    def __init__(self, *, partitions: int = 16) -> None:
+        self.partitions = partitions
+        self._seen = MemoryDedupeStore()
+        self._queue: asyncio.Queue[tuple[int, Entry]] = asyncio.Queue()
+        self._side: asyncio.Queue[tuple[str, SideItem]] = asyncio.Queue()
+        self._seq = 0
+
+    def _next_id(self) -> str:
+        self._seq += 1
+        return f"{self._seq}-0"
+
+    async def append(self, messages: Sequence[InboundMessage]) -> int:
+        new = 0
+        for m in messages:
+            if await self._seen.first_seen(m.id, ttl_s=SEEN_TTL_S):
+                self._queue.put_nowait((partition_of(m.sender.key, self.partitions), Entry(self._next_id(), m)))
+                new += 1
+        return new
+
+    async def append_side(self, items: Sequence[SideItem]) -> None:
+        for item in items:
+            self._side.put_nowait((self._next_id(), item))
+
+    async def claim(self, partition: int, consumer: str) -> list[Entry]:
+        return []
+
+    @staticmethod
+    async def _take(queue: asyncio.Queue, count: int, block_ms: int) -> list:
+        out = []
+        if queue.empty():
+            try:
+                out.append(await asyncio.wait_for(queue.get(), block_ms / 1000))
+            except asyncio.TimeoutError:
+                return out
+        while len(out) < count and not queue.empty():
+            out.append(queue.get_nowait())
+        return out
+
+    async def read(self, partitions: Sequence[int], consumer: str, *, count: int,
+                   block_ms: int) -> list[tuple[int, Entry]]:
+        return await self._take(self._queue, count, block_ms)
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
+        return None
+
+    async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]:
+        return await self._take(self._side, count, block_ms)
+
+    async def ack_side(self, entry_ids: Sequence[str]) -> None:
+        return None
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+
+# KEYS: seen_1, stream_1, seen_2, stream_2, …  ARGV: ttl, message_1, message_2, …
+_APPEND = """
+local new = 0
+for i = 1, #KEYS / 2 do
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[i + 1])
+    new = new + 1
+  end
+end
+return new
+"""
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+class RedisIntake:
+    """One stream per partition (``{prefix}in:{p}``), group ``workers``; acknowledged entries are deleted."""
+
+    def __init__(self, redis: Redis, *, partitions: int = 16, prefix: str = "gw:") -> None:
+        self.partitions = partitions
+        self._r = redis
+        self._p = prefix
+        self._append = redis.register_script(_APPEND)
+        self._groups: set[str] = set()
+
+    def stream(self, partition: int) -> str:
+        return f"{self._p}in:{partition}"
+
+    @property
+    def side_stream(self) -> str:
+        return f"{self._p}side"
+
+    async def _group(self, stream: str) -> None:
+        if stream in self._groups:
+            return
+        try:
+            await self._r.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(stream)
+
+    async def append(self, messages: Sequence[InboundMessage]) -> int:
+        if not messages:
+            return 0
+        keys: list[str] = []
+        args: list[str] = [str(SEEN_TTL_S)]
+        for m in messages:
+            keys += [f"{self._p}in:seen:{m.id}", self.stream(partition_of(m.sender.key, self.partitions))]
+            args.append(message_to_json(m))
+        return int(await self._append(keys=keys, args=args))
+
+    async def append_side(self, items: Sequence[SideItem]) -> None:
+        if not items:
+            return
+        async with self._r.pipeline(transaction=True) as pipe:
+            for item in items:
+                pipe.xadd(self.side_stream, {"kind": item.kind, **item.fields})
+            await pipe.execute()
+
+    @staticmethod
+    def _entries(raw: Sequence[Any]) -> list[Entry]:
+        out = []
+        for entry_id, fields in raw:
+            if not fields:          # deleted meanwhile (XAUTOCLAIM reports them as nil)
+                continue
+            out.append(Entry(_s(entry_id), message_from_json(fields[b"m"])))
+        return out
+
+    async def claim(self, partition: int, consumer: str) -> list[Entry]:
+        stream = self.stream(partition)
+        await self._group(stream)
+        out: list[Entry] = []
+        start = "0-0"
+        while True:
+            reply = await self._r.xautoclaim(stream, GROUP, consumer, min_idle_time=0, start_id=start, count=500)
+            start, claimed = _s(reply[0]), reply[1]
+            out += self._entries(claimed)
+            if start == "0-0":
+                break
+        return sorted(out, key=lambda e: tuple(int(x) for x in e.entry_id.split("-")))
+
+    async def read(self, partitions: Sequence[int], consumer: str, *, count: int,
+                   block_ms: int) -> list[tuple[int, Entry]]:
+        if not partitions:
+            await asyncio.sleep(block_ms / 1000)
+            return []
+        streams = {}
+        for p in partitions:
+            stream = self.stream(p)
+            await self._group(stream)
+            streams[stream] = ">"
+        reply = await self._r.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
+        out: list[tuple[int, Entry]] = []
+        for stream, raw in reply or ():
+            p = int(_s(stream).rsplit(":", 1)[1])
+            out += [(p, e) for e in self._entries(raw)]
+        return out
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
+        if not entry_ids:
+            return
+        stream = self.stream(partition)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, *entry_ids)
+            pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+
+    async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]:
+        await self._group(self.side_stream)
+        # Entries a crashed worker read but never wrote are taken over after a while; then new ones.
+        claimed = await self._r.xautoclaim(self.side_stream, GROUP, consumer, min_idle_time=SIDE_RECLAIM_MS,
+                                           start_id="0-0", count=count)
+        raw = [e for e in claimed[1] if e[1]]
+        if not raw:
+            reply = await self._r.xreadgroup(GROUP, consumer, {self.side_stream: ">"}, count=count,
+                                             block=block_ms)
+            raw = reply[0][1] if reply else []
+        out = []
+        for entry_id, fields in raw:
+            f = {_s(k): _s(v) for k, v in fields.items()}
+            out.append((_s(entry_id), SideItem(f.pop("kind", "?"), f)))
+        return out
+
+    async def ack_side(self, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.xack(self.side_stream, GROUP, *entry_ids)
+                pipe.xdel(self.side_stream, *entry_ids)
+                await pipe.execute()
+
+    async def depth(self) -> int:
+        """Entries appended and not yet acknowledged, over all partitions (the backlog)."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                pipe.xlen(self.stream(p))
+            return sum(await pipe.execute())

@@ -1,0 +1,178 @@
+"""The worker role: runs the turns of the partitions it owns, one partition's entries strictly in order.
+
+For each intake entry: the dispatcher runs the turn (its state and journal commit together), the replies are
+handed to the durable outbound queue under keys derived from the message id, and only then is the entry
+acknowledged. A crash anywhere before the acknowledgement leaves the entry pending; the partition's next
+owner takes it over as a *retry*, which either finds the turn in the journal (the recorded replies are queued
+again, and the outbound queue drops the keys it already has) or runs it from the state it started from
+(engine commands are idempotent on ids derived from the message).
+
+Different partitions run concurrently; a partition is one asyncio task, so ``partitions`` bounds the turns in
+flight in a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Sequence
+
+import structlog
+
+from bot.cluster.intake import Entry, Intake
+from bot.cluster.ownership import Ownership
+from bot.cluster.push import OutboundMessenger
+from bot.tasks import TaskTracker
+from handlers.replies import Reply
+from handlers.turn import TurnResult, TurnStatus
+
+log = structlog.get_logger("gridworks.worker")
+
+#: Entries read ahead per worker and not yet run; past this the reader waits (they stay pending in Redis).
+READ_AHEAD = 512
+#: How often leases are renewed, relative to the lease.
+RENEW_FRACTION = 3
+
+
+class TurnWorker:
+    def __init__(self, *, dispatcher: Any, intake: Intake, ownership: Ownership, messenger: OutboundMessenger,
+                 consumer: str, lease_s: float = 5.0,
+                 on_read: Callable[[str], Awaitable[None]] | None = None,
+                 on_partition: Callable[[int, bool], Awaitable[None]] | None = None) -> None:
+        """``messenger`` pushes replies (to the outbound queue); ``on_read`` sends a message's read receipt;
+        ``on_partition(p, owned)`` tells the outbound sender which partitions this worker now sends."""
+        self._dispatcher = dispatcher
+        self._intake = intake
+        self._own = ownership
+        self._messenger = messenger
+        self._consumer = consumer
+        self._lease_s = lease_s
+        self._on_read = on_read
+        self._on_partition = on_partition
+        self._queues: dict[int, asyncio.Queue[tuple[Entry, bool] | None]] = {}
+        self._runners: dict[int, asyncio.Task] = {}
+        self._tasks = TaskTracker()
+        self._buffered = 0
+        self.turns = 0
+        self.active = 0                  # turns running now
+
+    # -- ownership ------------------------------------------------------------------------------------
+    async def _take(self, p: int) -> None:
+        q = self._queues[p] = asyncio.Queue()
+        for entry in await self._intake.claim(p, self._consumer):
+            q.put_nowait((entry, True))
+            self._buffered += 1
+        self._runners[p] = asyncio.create_task(self._run_partition(p, q), name=f"partition-{p}")
+        if self._on_partition is not None:
+            await self._on_partition(p, True)
+
+    async def _drop(self, p: int, *, release: bool) -> None:
+        q = self._queues.pop(p, None)
+        runner = self._runners.pop(p, None)
+        if q is not None:
+            q.put_nowait(None)           # the runner finishes the turn in hand, then stops
+        if runner is not None:
+            await asyncio.gather(runner, return_exceptions=True)
+        if self._on_partition is not None:
+            await self._on_partition(p, False)
+        if release:
+            await self._own.release(p)
+
+    async def _keep_leases(self, stop: asyncio.Event) -> None:
+        every = self._lease_s / RENEW_FRACTION
+        while not stop.is_set():
+            try:
+                gained, lost = await self._own.refresh()
+                for p in lost:
+                    log.warning("partition_lost", partition=p)
+                    await self._drop(p, release=False)
+                for p in sorted(gained):
+                    await self._take(p)
+                for p in await self._own.over_share():
+                    await self._drop(p, release=True)
+            except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
+                log.exception("lease_refresh_failed")
+            try:
+                await asyncio.wait_for(stop.wait(), every)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- intake -----------------------------------------------------------------------------------------
+    async def _read(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            owned = [p for p in self._own.owned() if p in self._queues]
+            if self._buffered >= READ_AHEAD or not owned:
+                await asyncio.sleep(0.01)
+                continue
+            try:
+                batch = await self._intake.read(owned, self._consumer, count=min(128, READ_AHEAD - self._buffered),
+                                                block_ms=250)
+            except Exception:  # noqa: BLE001 - Redis hiccup: retry shortly
+                log.exception("intake_read_failed")
+                await asyncio.sleep(0.5)
+                continue
+            for p, entry in batch:
+                q = self._queues.get(p)
+                if q is None:            # given up meanwhile: it stays pending for the next owner
+                    continue
+                q.put_nowait((entry, False))
+                self._buffered += 1
+
+    async def _run_partition(self, p: int, q: asyncio.Queue) -> None:
+        while True:
+            item = await q.get()
+            if item is None:
+                return
+            self._buffered -= 1
+            entry, retry = item
+            if p not in self._own.owned():
+                continue                 # no longer ours: the next owner takes it over
+            self.active += 1
+            try:
+                await self.run_entry(p, entry, retry=retry)
+                await self._intake.ack(p, [entry.entry_id])
+            except Exception:  # noqa: BLE001 - not acknowledged: a later owner retries it
+                log.exception("entry_failed", partition=p, entry_id=entry.entry_id)
+            finally:
+                self.active -= 1
+
+    async def run_entry(self, p: int, entry: Entry, *, retry: bool) -> TurnResult:
+        """One message: the turn, then its replies to the outbound queue (idempotent keys). Raises when the
+        replies could not be queued, so the entry stays pending."""
+        message = entry.message
+        result = await self._dispatcher.handle(message, retry=retry)
+        self.turns += 1
+        if result.status is TurnStatus.DUPLICATE and not result.replies:
+            return result
+        if result.status is not TurnStatus.DUPLICATE and self._on_read is not None:
+            self._tasks.spawn(self._on_read(message.id), name="read-receipt")
+        target = result.user if result.user is not None else message.sender
+        if result.replies:
+            await self._messenger.push(target, result.replies, key=message.id,
+                                       correlation_id=result.correlation_id, partition=p)
+        for j, job in enumerate(result.deferred):
+            self._tasks.spawn(self._deferred(target, job, f"{message.id}:d{j}", result.correlation_id, p),
+                              name="deferred")
+        return result
+
+    async def _deferred(self, target: Any, job: Callable[[], Awaitable[Sequence[Reply]]], key: str,
+                        correlation_id: str, p: int) -> None:
+        replies = await job()
+        if replies:
+            await self._messenger.push(target, replies, key=key, correlation_id=correlation_id, partition=p)
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then finish the turns in hand and give the partitions back."""
+        leases = asyncio.create_task(self._keep_leases(stop), name="leases")
+        reader = asyncio.create_task(self._read(stop), name="intake-reader")
+        try:
+            await stop.wait()
+        finally:
+            await asyncio.gather(leases, reader, return_exceptions=True)
+            await asyncio.gather(*(self._drop(p, release=True) for p in list(self._queues)))
+            await self._tasks.drain()
+            await self._own.close()
+
+    @property
+    def backlog(self) -> int:
+        return self._buffered

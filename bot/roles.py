@@ -1,0 +1,216 @@
+"""The roles a process runs, wired from settings: part of the composition root (with :mod:`bot.app`).
+
+* **web** — the webhook (:mod:`bot.webhook`): verify, parse, append to the intake, acknowledge.
+* **worker** — owns intake partitions and runs their turns in order (:mod:`bot.cluster.worker`), sends the
+  outbound partitions it owns (:mod:`bot.cluster.outbound`), stores statuses in batches
+  (:mod:`bot.cluster.side`) and turns the engine's events into messages.
+* **engine** — the single writer of orders, trades, ledgers and accounts (``gridworks engine``).
+
+Embedded (no ``REDIS_URL``): one process runs all three with in-process queues and the embedded engine, as
+``gridworks serve`` always did. Cluster (``REDIS_URL`` set, PostgreSQL): the queues are Redis streams with
+consumer groups; workers reach the engine through :class:`~bot.cluster.engine_rpc.RemoteEngine`; leases and
+consumer groups decide who does what, so any number of ``serve``/``worker``/``engine`` processes can be
+started against one PostgreSQL + Redis without corrupting anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from bot.app import Runtime, build_runtime
+from bot.cluster.intake import MemoryIntake, RedisIntake
+from bot.cluster.outbound import MemoryOutbound, OutboundSender, RedisOutbound
+from bot.cluster.outbound_log import SqlOutboundLog
+from bot.cluster.ownership import RedisOwnership, SoleOwnership
+from bot.cluster.push import OutboundMessenger
+from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
+from bot.cluster.side import SideWriter
+from bot.cluster.worker import TurnWorker
+from bot.whatsapp.sender import reply_sender
+from config.settings import Settings
+
+log = structlog.get_logger("gridworks.roles")
+
+
+def consumer_name() -> str:
+    """A consumer name unique to this process (host, pid, random): consumer groups track who read what."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Roles:
+    """What runs behind (or without) the web server in this process; ``start`` and ``stop`` them together."""
+
+    runtime: Runtime
+    intake: Any
+    outbound: Any
+    worker: TurnWorker | None = None
+    sender: OutboundSender | None = None
+    side: SideWriter | None = None
+    cluster: bool = False
+    prefix: str = "gw:"
+    tick_seconds: float | None = None
+    engine_role: Any = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self._stop.clear()
+        if self.worker is not None:
+            self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="worker"))
+        if self.side is not None:
+            self._tasks.append(asyncio.create_task(self.side.run(self._stop), name="side-writer"))
+        if self.tick_seconds:
+            tick = self._consume_events if self.cluster else self._tick_forever
+            self._tasks.append(asyncio.create_task(tick(), name="ticks"))
+        if self.engine_role is not None:
+            self._tasks.append(asyncio.create_task(self.engine_role(self._stop), name="engine-role"))
+
+    async def stop(self) -> None:
+        """Finish the turns in hand, give partitions back, stop sending; then close the runtime."""
+        self._stop.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.sender is not None:
+            await self.sender.close()
+        await self.runtime.close()
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every message taken in has been run and every reply sent (tests, benchmarks)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        quiet = 0
+        while quiet < 3:
+            if loop.time() > deadline:
+                raise TimeoutError("the roles did not settle")
+            await asyncio.sleep(0.02)
+            busy = await _depth(self.intake) + await _depth(self.outbound)
+            if self.worker is not None:
+                busy += self.worker.backlog + self.worker.active
+            quiet = quiet + 1 if busy == 0 else 0
+
+    # -- the market clock ---------------------------------------------------------------------------------
+    async def _tick_forever(self) -> None:
+        """Embedded: move the market on its own, so fills, alerts and trial reminders reach users even when
+        nobody writes. A failed tick is logged and the next one runs."""
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.tick_seconds)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await self.runtime.tick()
+            except Exception:  # noqa: BLE001 - the ticker must outlive any one failure
+                log.exception("tick_failed")
+
+    async def _consume_events(self) -> None:
+        """Cluster: the engine alone runs the clock and publishes each tick; one worker (consumer group)
+        turns each tick into pushes, keyed by the tick so a retried tick pushes nothing twice."""
+        from bot.cluster.engine_rpc import decode_events, events_stream
+        from handlers.routes import run_tick_hooks
+
+        redis, stream, group = self.runtime.redis, events_stream(self.prefix), "workers"
+        me = consumer_name()
+        try:
+            await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists
+            if "BUSYGROUP" not in str(exc):
+                raise
+        while not self._stop.is_set():
+            try:
+                claimed = await redis.xautoclaim(stream, group, me, min_idle_time=30_000, start_id="0-0", count=8)
+                entries = [e for e in claimed[1] if e[1]]
+                if not entries:
+                    reply = await redis.xreadgroup(group, me, {stream: ">"}, count=8, block=500)
+                    entries = reply[0][1] if reply else []
+                for entry_id, fields in entries:
+                    at, events = decode_events(fields)
+                    pushes = await run_tick_hooks(self.runtime.services, at, events)
+                    eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    await self.runtime.deliver(pushes, key=f"tick:{eid}")
+                    await redis.xack(stream, group, entry_id)
+            except Exception:  # noqa: BLE001 - unacknowledged ticks are taken over and run again
+                log.exception("events_failed")
+                await asyncio.sleep(0.5)
+
+
+async def _depth(queue: Any) -> int:
+    depth = queue.depth
+    value = depth() if callable(depth) else depth
+    return await value if asyncio.iscoroutine(value) else int(value)
+
+
+async def build_roles(settings: Settings, *, client: Any, clock: Any = None, worker: bool = True,
+                      engine: bool = True, prefix: str = "gw:", tick_seconds: float | None = None) -> Roles:
+    """Wire the roles for ``settings``. ``client`` is the pywa client sends and read receipts go through.
+    ``worker``/``engine``: whether this process takes those roles (a cluster's web-only process takes
+    neither; the embedded default always runs everything)."""
+    partitions = settings.cluster.partitions
+    cluster = bool(settings.storage.redis_url)
+    me = consumer_name()
+    if cluster:
+        import redis.asyncio as redis_asyncio
+
+        from bot.cluster.engine_rpc import RemoteEngine
+        from engine.factory import build_market
+
+        redis = redis_asyncio.from_url(settings.storage.redis_url)
+        intake: Any = RedisIntake(redis, partitions=partitions, prefix=prefix)
+        outbound: Any = RedisOutbound(redis, partitions=partitions, prefix=prefix)
+        limiter: Any = RedisRateLimiter(redis, rate=settings.cluster.send_rate,
+                                        number=settings.whatsapp.phone_number_id or "default", prefix=prefix)
+        from bot.app import make_clock
+
+        market = build_market(settings.product)
+        clock = clock or make_clock(settings, simulated=False)
+
+        def remote(r: Any) -> Any:
+            return RemoteEngine(r, prefix=prefix, timeout_s=settings.cluster.engine_timeout_s, market=market,
+                                clock=clock)
+
+        messenger = OutboundMessenger(outbound, partitions=partitions)
+        runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger,
+                                      engine=remote, prefix=prefix)
+        runtime._closers.append(redis.aclose)
+        ownership: Any = RedisOwnership(redis, worker_id=me, partitions=partitions,
+                                        lease_s=settings.cluster.lease_s, prefix=prefix)
+    else:
+        intake = MemoryIntake(partitions=partitions)
+        outbound = MemoryOutbound(partitions=partitions)
+        limiter = LocalRateLimiter(settings.cluster.send_rate)
+        messenger = OutboundMessenger(outbound, partitions=partitions)
+        runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger)
+        ownership = SoleOwnership(partitions)
+        worker = engine = True
+    roles = Roles(runtime=runtime, intake=intake, outbound=outbound, cluster=cluster, prefix=prefix,
+                  tick_seconds=tick_seconds or settings.tick_seconds)
+    if worker:
+        sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db),
+                                consumer=me, limiter=limiter)
+
+        async def read_receipt(message_id: str) -> None:
+            try:
+                await client.mark_message_as_read(message_id)
+            except Exception as exc:  # noqa: BLE001 - a read receipt is a courtesy, never a failure
+                log.info("mark_read_failed", error=type(exc).__name__)
+
+        roles.sender = sender
+        roles.worker = TurnWorker(dispatcher=runtime.dispatcher, intake=intake, ownership=ownership,
+                                  messenger=messenger, consumer=me, lease_s=settings.cluster.lease_s,
+                                  on_read=read_receipt, on_partition=sender.set_partition)
+        roles.side = SideWriter(intake=intake, db=runtime.db, users=runtime.users, consumer=me)
+    else:
+        roles.tick_seconds = None
+    if cluster and engine:
+        from bot.cli.engine_role_cmd import engine_candidate
+
+        roles.engine_role = lambda stop: engine_candidate(settings, stop=stop, prefix=prefix)
+    return roles
