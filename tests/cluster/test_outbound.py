@@ -276,6 +276,23 @@ async def test_enqueueing_a_known_key_twice_sends_once(env: Env):
     assert [(r["status"], r["wamid"]) for r in rows] == [("accepted", env.graph.accepted[0][0])]
 
 
+async def test_the_in_process_key_set_is_bounded_and_expires():
+    def item(key: str) -> OutboundItem:
+        return OutboundItem(key=key, user_key="u", to="919800000002", reply=Text("x"), correlation_id=None,
+                            partition=0)
+
+    small = MemoryOutbound(partitions=1, max_keys=2)
+    assert await small.enqueue([item("a"), item("b"), item("c")]) == 3
+    assert await small.enqueue([item("c"), item("a")]) == 1, "the oldest key was dropped past the bound"
+    brief = MemoryOutbound(partitions=1, ttl_s=0.05)
+    assert await brief.enqueue([item("a")]) == 1 and await brief.enqueue([item("a")]) == 0
+    await asyncio.sleep(0.06)
+    assert await brief.enqueue([item("a")]) == 1, "an expired key is new again"
+    with pytest.raises(ValueError):
+        await brief.enqueue([OutboundItem(key="z", user_key="u", to="9", reply=Text("x"), correlation_id=None,
+                                          partition=1)])
+
+
 async def _depth_zero(env: Env) -> bool:
     return await env.depth() == 0
 

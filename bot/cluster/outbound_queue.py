@@ -1,0 +1,314 @@
+"""The send queue's storage: items under idempotency keys, one FIFO per partition, take-over on a crash.
+
+Why two flavours with one shape: the sender (:mod:`bot.cluster.outbound`) must behave the same embedded and
+clustered. ``MemoryOutbound`` is the embedded default (a crash loses what the process held, as before);
+``RedisOutbound`` keeps one stream per partition (``{prefix}out:{p}``, consumer group ``senders``), enqueues
+with an atomic SET NX + XADD per item, and deletes entries once acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+import structlog
+from redis.asyncio import Redis
+
+from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
+from handlers.replies import Reply
+
+log = structlog.get_logger("gridworks.cluster.outbound")
+
+__all__ = ["FAILED", "GROUP", "KEY_TTL_S", "Delivery", "MemoryOutbound", "OutboundItem", "OutboundQueue",
+           "OutboundSource", "RedisOutbound"]
+
+KEY_TTL_S = 7 * 24 * 3600           # idempotency keys and sent marks are kept for a week
+GROUP = "senders"
+FAILED = "!failed"                  # sent-mark value of an item given up for good (never a wamid)
+_DUMP = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundItem:
+    key: str                        # idempotency key
+    user_key: str
+    to: str                         # phone number or BSUID (:func:`bot.whatsapp.sender.address`)
+    reply: Reply
+    correlation_id: str | None
+    partition: int
+
+    def to_json(self) -> str:
+        return _DUMP({"k": self.key, "u": self.user_key, "to": self.to, "r": reply_to_wire(self.reply),
+                      "c": self.correlation_id, "p": self.partition})
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "OutboundItem":
+        obj = json.loads(raw)
+        return cls(key=obj["k"], user_key=obj["u"], to=obj["to"], reply=reply_from_wire(obj["r"]),
+                   correlation_id=obj.get("c"), partition=int(obj["p"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One queue entry handed to a sender; ``item`` is None when the entry is gone or undecodable."""
+
+    entry_id: str
+    item: OutboundItem | None
+
+
+class OutboundQueue(Protocol):
+    partitions: int
+
+    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
+        """Durably add the items whose key is new; returns how many were new."""
+
+
+class OutboundSource(OutboundQueue, Protocol):
+    """The sender's side of a queue."""
+
+    async def claim(self, partition: int, consumer: str) -> list[Delivery]:
+        """Take over every entry of ``partition`` read but not acknowledged (by anyone), in queue order."""
+
+    async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]: ...
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None: ...
+
+    async def marks(self, keys: Sequence[str]) -> dict[str, str]:
+        """The sent marks (wamid, or ``!failed:<code>``) of those ``keys`` that have one."""
+
+    async def mark(self, key: str, value: str) -> None: ...
+
+
+def _check_partition(item: OutboundItem, partitions: int) -> None:
+    if not 0 <= item.partition < partitions:
+        raise ValueError(f"partition {item.partition} outside 0..{partitions - 1}")
+
+
+class _Expiring:
+    """A bounded map whose entries expire: idempotency keys and sent marks of the in-process queue."""
+
+    def __init__(self, *, ttl_s: float, max_size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._ttl, self._max, self._clock = ttl_s, max_size, clock
+
+    def _prune(self, now: float) -> None:
+        while self._items and (len(self._items) > self._max or next(iter(self._items.values()))[0] <= now):
+            self._items.popitem(last=False)
+
+    def get(self, key: str) -> str | None:
+        hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] > self._clock() else None
+
+    def set(self, key: str, value: str, *, only_new: bool = False) -> bool:
+        now = self._clock()
+        self._prune(now)
+        if only_new and self.get(key) is not None:
+            return False
+        self._items.pop(key, None)
+        self._items[key] = (now + self._ttl, value)
+        self._prune(now)
+        return True
+
+
+class MemoryOutbound:
+    """In-process queue per partition with the same take-over semantics as the Redis one."""
+
+    def __init__(self, *, partitions: int = 16, max_keys: int = 200_000, ttl_s: float = KEY_TTL_S) -> None:
+        self.partitions = partitions
+        self._keys = _Expiring(ttl_s=ttl_s, max_size=max_keys)
+        self._marks = _Expiring(ttl_s=ttl_s, max_size=max_keys)
+        self._ready: list[deque[Delivery]] = [deque() for _ in range(partitions)]
+        self._pending: list[dict[str, Delivery]] = [{} for _ in range(partitions)]
+        self._wake = [asyncio.Event() for _ in range(partitions)]
+        self._seq = 0
+
+    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
+        for item in items:
+            _check_partition(item, self.partitions)
+        new = 0
+        for item in items:
+            if self._keys.set(item.key, "1", only_new=True):
+                self._seq += 1
+                self._ready[item.partition].append(Delivery(f"{self._seq}-0", item))
+                self._wake[item.partition].set()
+                new += 1
+        return new
+
+    async def claim(self, partition: int, consumer: str) -> list[Delivery]:
+        return sorted(self._pending[partition].values(), key=lambda d: _entry_order(d.entry_id))
+
+    async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
+        ready, wake = self._ready[partition], self._wake[partition]
+        if not ready:
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), block_ms / 1000)
+            except asyncio.TimeoutError:
+                return []
+        out = [ready.popleft() for _ in range(min(count, len(ready)))]
+        self._pending[partition].update((d.entry_id, d) for d in out)
+        return out
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
+        for entry_id in entry_ids:
+            self._pending[partition].pop(entry_id, None)
+
+    async def marks(self, keys: Sequence[str]) -> dict[str, str]:
+        return {k: v for k in keys if (v := self._marks.get(k)) is not None}
+
+    async def mark(self, key: str, value: str) -> None:
+        self._marks.set(key, value)
+
+    def depth(self) -> int:
+        """Items enqueued and not yet acknowledged."""
+        return sum(len(r) for r in self._ready) + sum(len(p) for p in self._pending)
+
+
+# KEYS: key_1, stream_1, key_2, stream_2, …  ARGV: ttl, item_1, item_2, …
+_ENQUEUE = """
+local new = 0
+for i = 1, #KEYS / 2 do
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[2 * i], '*', 'item', ARGV[i + 1])
+    new = new + 1
+  end
+end
+return new
+"""
+_ENQUEUE_CHUNK = 200
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _entry_order(entry_id: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in entry_id.split("-"))
+
+
+class RedisOutbound:
+    """One stream per partition (``{prefix}out:{p}``, group ``senders``); acknowledged entries are deleted.
+
+    ``reclaim_idle_ms``: how long another consumer's unacknowledged entry must have been idle before
+    :meth:`claim` takes it (0: partition ownership, decided elsewhere, already says its owner is gone)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "gw:", partitions: int = 16,
+                 reclaim_idle_ms: int = 0) -> None:
+        self.partitions = partitions
+        self._r = redis
+        self._p = prefix
+        self._reclaim_idle_ms = reclaim_idle_ms
+        self._enqueue = redis.register_script(_ENQUEUE)
+        self._groups: set[str] = set()
+
+    def stream(self, partition: int) -> str:
+        return f"{self._p}out:{partition}"
+
+    def _key(self, key: str) -> str:
+        return f"{self._p}out:key:{key}"
+
+    def _mark(self, key: str) -> str:
+        return f"{self._p}out:sent:{key}"
+
+    async def _group(self, stream: str) -> None:
+        if stream in self._groups:
+            return
+        try:
+            await self._r.xgroup_create(stream, GROUP, id="0", mkstream=True)
+        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(stream)
+
+    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
+        for item in items:
+            _check_partition(item, self.partitions)
+        new = 0
+        for start in range(0, len(items), _ENQUEUE_CHUNK):
+            keys: list[str] = []
+            args: list[str] = [str(KEY_TTL_S)]
+            for item in items[start:start + _ENQUEUE_CHUNK]:
+                keys += [self._key(item.key), self.stream(item.partition)]
+                args.append(item.to_json())
+            new += int(await self._enqueue(keys=keys, args=args))
+        return new
+
+    @staticmethod
+    def _deliveries(raw: Sequence[Any]) -> list[Delivery]:
+        out = []
+        for entry_id, fields in raw:
+            item = None
+            body = (fields or {}).get(b"item") or (fields or {}).get("item")
+            if body is not None:
+                try:
+                    item = OutboundItem.from_json(body)
+                except (ValueError, KeyError, TypeError):
+                    log.error("outbound_undecodable", entry=_s(entry_id))
+            out.append(Delivery(_s(entry_id), item))
+        return out
+
+    async def claim(self, partition: int, consumer: str) -> list[Delivery]:
+        stream = self.stream(partition)
+        await self._group(stream)
+        found: dict[str, Delivery] = {}
+        last = "0-0"
+        while True:                                   # our own pending entries (a restart under one name)
+            reply = await self._r.xreadgroup(GROUP, consumer, {stream: last}, count=500)
+            raw = reply[0][1] if reply else []
+            if not raw:
+                break
+            for d in self._deliveries(raw):
+                found[d.entry_id] = d
+                last = d.entry_id
+        start = "0-0"
+        while True:                                   # then those a crashed consumer held
+            reply = await self._r.xautoclaim(stream, GROUP, consumer, min_idle_time=self._reclaim_idle_ms,
+                                             start_id=start, count=500)
+            start = _s(reply[0])
+            for d in self._deliveries(reply[1]):
+                if d.item is not None or d.entry_id not in found:
+                    found[d.entry_id] = d
+            if start == "0-0":
+                break
+        return sorted(found.values(), key=lambda d: _entry_order(d.entry_id))
+
+    async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
+        stream = self.stream(partition)
+        await self._group(stream)
+        try:
+            reply = await self._r.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
+        except Exception as exc:  # noqa: BLE001 - NOGROUP: the stream was removed; make it again
+            if "NOGROUP" not in str(exc):
+                raise
+            self._groups.discard(stream)
+            return []
+        return self._deliveries(reply[0][1]) if reply else []
+
+    async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
+        if not entry_ids:
+            return
+        stream = self.stream(partition)
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, GROUP, *entry_ids)
+            pipe.xdel(stream, *entry_ids)
+            await pipe.execute()
+
+    async def marks(self, keys: Sequence[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        values = await self._r.mget([self._mark(k) for k in keys])
+        return {k: _s(v) for k, v in zip(keys, values) if v is not None}
+
+    async def mark(self, key: str, value: str) -> None:
+        await self._r.set(self._mark(key), value, ex=KEY_TTL_S)
+
+    async def depth(self) -> int:
+        """Entries enqueued and not yet acknowledged, over all partitions."""
+        async with self._r.pipeline(transaction=False) as pipe:
+            for p in range(self.partitions):
+                pipe.xlen(self.stream(p))
+            return sum(await pipe.execute())
