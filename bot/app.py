@@ -138,15 +138,14 @@ class OpenedEngine:
         self._closers.clear()
 
 
-async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock, *,
-                            prefix: str = "gw:") -> OpenedEngine:
+async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock) -> OpenedEngine:
     if settings.storage.redis_url:
         import redis.asyncio as redis
 
         from bot.cluster.engine_rpc import RemoteEngine
 
         client = redis.from_url(settings.storage.redis_url)
-        remote = RemoteEngine(client, prefix=prefix, timeout_s=settings.cluster.engine_timeout_s)
+        remote = RemoteEngine(client, prefix=settings.cluster.prefix, timeout_s=settings.cluster.engine_timeout_s)
         return OpenedEngine(remote, [client.aclose, remote.close])
     from engine.factory import open_engine
 
@@ -163,13 +162,12 @@ async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock, *
 async def build_runtime(settings: Settings, *, clock: Clock | None = None,
                         messenger: Callable[[SqlAuditLog], Messenger] | None = None,
                         simulated_clock: bool = False, with_receipts: bool = True,
-                        engine: Callable[[Any], Any] | None = None, prefix: str = "gw:") -> Runtime:
+                        engine: Callable[[Any], Any] | None = None) -> Runtime:
     """Build the runtime from ``settings``. The caller owns it and must ``await runtime.close()``.
 
     ``messenger`` builds the channel's push messenger from the audit log (replies sent outside a turn).
     ``engine`` builds the order engine from the Redis client (a cluster's :class:`RemoteEngine`); without it
     the embedded engine is opened on the database, which refuses a SQLite file another process serves.
-    ``prefix`` namespaces every Redis key (one Redis can hold several deployments or tests).
     """
     from engine.factory import open_engine
 
@@ -178,7 +176,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
     closers: list[Callable[[], Any]] = [db.dispose]
     try:
         await create_schema(db)
-        redis_client, sessions = _sessions(settings, prefix)
+        redis_client, sessions = _sessions(settings, settings.cluster.prefix)
         if redis_client is not None:
             closers.append(redis_client.aclose)
         if engine is not None:

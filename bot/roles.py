@@ -149,11 +149,12 @@ async def _depth(queue: Any) -> int:
 
 
 async def build_roles(settings: Settings, *, client: Any, clock: Any = None, worker: bool = True,
-                      engine: bool = True, prefix: str = "gw:", tick_seconds: float | None = None) -> Roles:
+                      engine: bool = True, tick_seconds: float | None = None) -> Roles:
     """Wire the roles for ``settings``. ``client`` is the pywa client sends and read receipts go through.
     ``worker``/``engine``: whether this process takes those roles (a cluster's web-only process takes
     neither; the embedded default always runs everything)."""
     partitions = settings.cluster.partitions
+    prefix = settings.cluster.prefix
     cluster = bool(settings.storage.redis_url)
     me = consumer_name()
     if cluster:
@@ -178,7 +179,7 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
 
         messenger = OutboundMessenger(outbound, partitions=partitions)
         runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger,
-                                      engine=remote, prefix=prefix)
+                                      engine=remote)
         runtime._closers.append(redis.aclose)
         ownership: Any = RedisOwnership(redis, worker_id=me, partitions=partitions,
                                         lease_s=settings.cluster.lease_s, prefix=prefix)
@@ -212,5 +213,5 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
     if cluster and engine:
         from bot.cli.engine_role_cmd import engine_candidate
 
-        roles.engine_role = lambda stop: engine_candidate(settings, stop=stop, prefix=prefix)
+        roles.engine_role = lambda stop: engine_candidate(settings, stop=stop)
     return roles

@@ -46,6 +46,7 @@ class ClusterConfig:
     send_rate: float = 80.0         # messages/s for the business number (Meta's tier: 80 by default, up to 1,000)
     engine_timeout_s: float = 10.0  # a worker waits this long for the engine before answering "try again"
     lease_s: float = 5.0            # a dead worker's partitions (or a dead engine) are taken over after this
+    prefix: str = "gw:"             # every Redis key of the deployment starts with it (one Redis, many clusters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
             send_rate=_parse_float(env, "GRIDWORKS_SEND_RATE", 80.0),
             engine_timeout_s=_parse_float(env, "GRIDWORKS_ENGINE_TIMEOUT", 10.0),
             lease_s=_parse_float(env, "GRIDWORKS_LEASE_SECONDS", 5.0),
+            prefix=env.get("GRIDWORKS_REDIS_PREFIX") or "gw:",
         ),
         clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
         log_level=level,

@@ -22,10 +22,8 @@ def register(sub) -> None:
                    help="cluster only: take the web role alone (workers and engines run elsewhere)")
     p.add_argument("--no-engine", action="store_true",
                    help="cluster only: never become the engine (run `gridworks engine` for that)")
-    p.add_argument("--prefix", default="gw:", help="Redis key prefix shared by the cluster (default gw:)")
     p.set_defaults(func=run)
     w = sub.add_parser("worker", help="cluster: run turns for a share of the intake partitions and send replies")
-    w.add_argument("--prefix", default="gw:", help="Redis key prefix shared by the cluster (default gw:)")
     w.set_defaults(func=run_worker)
 
 
@@ -54,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
               "runs every role.", file=sys.stderr)
         return 2
     return asyncio.run(serve(settings, host=args.host, port=args.port, worker=not args.web_only,
-                             engine=not (args.web_only or args.no_engine), prefix=args.prefix))
+                             engine=not (args.web_only or args.no_engine)))
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -67,7 +65,7 @@ def run_worker(args: argparse.Namespace) -> int:
         print("gridworks worker: REDIS_URL is required (without a cluster, `gridworks serve` runs the worker).",
               file=sys.stderr)
         return 2
-    return asyncio.run(work(settings, prefix=args.prefix))
+    return asyncio.run(work(settings))
 
 
 async def _until_signal() -> None:
@@ -96,13 +94,12 @@ async def _roles(settings, *, command: str, **kw):
         return client, None
 
 
-async def serve(settings, *, host: str, port: int, worker: bool = True, engine: bool = True,
-                prefix: str = "gw:") -> int:
+async def serve(settings, *, host: str, port: int, worker: bool = True, engine: bool = True) -> int:
     from aiohttp import web
 
     from bot.webhook import create_web_app
 
-    client, roles = await _roles(settings, command="serve", worker=worker, engine=engine, prefix=prefix)
+    client, roles = await _roles(settings, command="serve", worker=worker, engine=engine)
     if roles is None:
         return 2
     app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.runtime.db, roles=roles)
@@ -118,8 +115,8 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     return 0
 
 
-async def work(settings, *, prefix: str) -> int:
-    client, roles = await _roles(settings, command="worker", worker=True, engine=False, prefix=prefix)
+async def work(settings) -> int:
+    client, roles = await _roles(settings, command="worker", worker=True, engine=False)
     if roles is None:
         return 2
     await roles.start()

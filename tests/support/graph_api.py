@@ -22,6 +22,7 @@ class Recorded:
     headers: dict[str, str]
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)
+    wamid: str | None = None          # the id we answered a message send with
 
 
 class FakeGraphAPI:
@@ -75,7 +76,7 @@ class FakeGraphAPI:
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self._record(request, json=body)
+        rec = self._record(request, json=body)
         if not request.headers.get("Authorization", "").startswith("Bearer "):
             return _error(190, "Invalid OAuth access token.", status=401, kind="OAuthException")
         if body.get("status") == "read":
@@ -87,8 +88,9 @@ class FakeGraphAPI:
         contact = {"input": target, "wa_id": body.get("to") or ""}
         if body.get("recipient"):
             contact["user_id"] = body["recipient"]
+        rec.wamid = f"wamid.fake{next(self._ids):06d}"
         return web.json_response({"messaging_product": "whatsapp", "contacts": [contact],
-                                  "messages": [{"id": f"wamid.fake{next(self._ids):06d}"}]})
+                                  "messages": [{"id": rec.wamid}]})
 
     async def _media(self, request: web.Request) -> web.Response:
         form: dict[str, Any] = {}
