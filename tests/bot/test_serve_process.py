@@ -65,6 +65,15 @@ async def test_signed_batch_gets_three_replies_replay_none_bad_signature_403(tmp
                 assert r.status == 403
             await asyncio.sleep(1.5)
             assert len(graph.messages) == count, "a replay and a forged POST must produce no reply"
+        # A second process on the SQLite file this server serves is refused, clearly; so is an operator write.
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", str(_free_port())], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "already serving the database" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+        create = subprocess.run([sys.executable, "-m", "bot.cli", "users", "create", "919800000029", "--cash",
+                                 "5000"], env=env, capture_output=True, text=True, timeout=120)
+        assert create.returncode == 1 and "already serving the database" in create.stderr, create.stderr
+        assert "Traceback" not in create.stderr
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), timeout=30)

@@ -219,3 +219,22 @@ async def test_the_server_ticks_on_its_own_and_pushes_a_triggered_alert(tmp_path
         await http.close()
         await graph.stop()
     assert sent["to"] == "919800000555" and "TCS" in json.dumps(sent, ensure_ascii=False)
+
+
+async def test_a_malformed_item_never_blocks_its_neighbours_nor_fails_the_request(webhook):
+    """One mistyped message beside two good ones (and a broken status): 200, the good ones answered, the bad
+    one recorded as rejected — Meta does not retry a 2xx, so a 5xx here would lose the good messages."""
+    good = [p.text(PHONE_A, "hi"), p.text(PHONE_B, "hello")]
+    broken = p.text(PHONE_C, "hi")
+    broken["text"] = ["not", "an", "object"]
+    broken.pop("from")
+    broken.pop("from_user_id")
+    value = p.messages_value([good[0], broken, good[1]], [p.contact(PHONE_A), p.contact(PHONE_B)])
+    value["statuses"] = [{"id": 7, "status": None}]
+    response = await post(webhook, p.envelope(value))
+    assert response.status == 200
+    assert (await response.json())["rejected"] >= 2
+    await webhook.settle()
+    assert {r.wamid for r in await inbound_rows(webhook)} == {m["id"] for m in good}
+    assert {m["to"] for m in webhook.graph.messages} == {PHONE_A, PHONE_B}
+    assert webhook.roles.side.rejected, "the rejected items are counted by reason"
