@@ -13,12 +13,12 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from sqlalchemy import Boolean, Date, DateTime, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.core import Changes, EngineCore
 from engine.ledger import AccountState, HoldingState, PositionState
@@ -168,6 +168,9 @@ class EngineStore:
         (:mod:`engine.sqlite_writer`) so SQLite's own work runs beside the event loop instead of under its GIL."""
         self.db = db
         self.is_sqlite = db.dialect.name == "sqlite"
+        # Fencing (PostgreSQL only): awaited first inside every write transaction; raising aborts it. The
+        # cluster's engine lease sets it so a process that lost the lease cannot commit another row.
+        self.fence: Callable[[AsyncConnection], Awaitable[None]] | None = None
         self._insert = postgresql.insert if db.dialect.name == "postgresql" else sqlite.insert
         self._upserts = {t.name: self._upsert_stmt(t) for t in (accounts, orders, holdings, positions, state)}
         self._inserts = {t.name: t.insert() for t in (order_events, trades, postings)}   # built once: cached
@@ -265,6 +268,8 @@ class EngineStore:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._write_sync, batch)
             return
         async with self.db.begin() as conn:
+            if self.fence is not None:
+                await self.fence(conn)
             for stmt, rows in self._statements(batch):
                 await conn.execute(stmt, rows)
 
