@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zk_cmd",        # gridworks receipt|log
     "users_cmd",     # gridworks users|handoff
     "bench_cmd",     # gridworks bench intents|engine|zk
+    "engine_role_cmd",   # gridworks engine (the cluster's engine authority)
 )
 
 
