@@ -37,12 +37,8 @@ from bot.cluster import codec
 
 from engine.api import (ContractNote, EngineEvent, Estimate, Funds, Holding, OrderRequest, OrderResult,
                         OrderView, Position, Quote, Trade)
+from engine.api import EngineUnavailable as _Unavailable
 from engine.embedded import EmbeddedEngine
-
-try:   # handlers and workers catch engine.api's class: ours is a subclass of it
-    from engine.api import EngineUnavailable as _Unavailable   # type: ignore[attr-defined]
-except ImportError:   # pragma: no cover - an engine.api without it
-    _Unavailable = RuntimeError     # type: ignore[assignment,misc]
 
 log = structlog.get_logger("gridworks.cluster.engine_rpc")
 
@@ -61,7 +57,9 @@ METHODS: tuple[str, ...] = ("open_account", "estimate", "place", "modify", "canc
 
 
 class EngineUnavailable(_Unavailable):
-    """No answer in time, or Redis unreachable: the caller tells its user to try again.
+    """No answer in time, Redis unreachable, or the engine lost its lease mid-command (the fence rolled the
+    write back): the caller tells its user to try again. (A subclass of ``engine.api.EngineUnavailable``,
+    which handlers catch.)
 
     After an ``expired`` reply the request was not executed. After a plain timeout it was not executed either
     unless the engine took it before its deadline (80% of the timeout); re-sending an order with the same
@@ -468,6 +466,8 @@ class RemoteEngine:
         error = reply.get("error")
         if error == "expired":
             raise EngineUnavailable(f"the engine saw {method} only after its deadline (not executed)")
+        if error == "LeaseLost":
+            raise EngineUnavailable(f"the engine lost its lease during {method} (nothing was written)")
         if error:
             raise RemoteEngineError(method, error)
         return codec.loads(reply["result"], sig.returns)
