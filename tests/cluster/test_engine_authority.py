@@ -61,6 +61,17 @@ async def terminate(db, pid: int) -> None:
         await conn.commit()
 
 
+async def lock_holder(db, schema: str) -> int:
+    """The PostgreSQL session holding the engine lease of ``schema`` (another process's, say)."""
+    key = lease_key(schema)            # a bigint advisory key shows as classid (high half), objid (low half)
+    async with db.connect() as conn:
+        rows = await conn.execute(text(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = :hi "
+            "AND objid::bigint = :lo"), {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF})
+        [pid] = rows.scalars().all()
+    return int(pid)
+
+
 async def count_coid(db, coid: str) -> int:
     async with db.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(orders)
@@ -355,16 +366,51 @@ async def test_an_engine_process_whose_lock_connection_dies_stops_with_a_non_zer
     engine = EngineProcess(engine_env(tmp_path, schema, GRIDWORKS_REDIS_PREFIX=prefix))   # the prefix setting
     try:
         await engine.wait_for_line("active (epoch 1)", 30)
-        key = lease_key(schema)        # a bigint advisory key shows as classid (high half), objid (low half)
-        async with pg_db.connect() as conn:
-            [pid] = (await conn.execute(text(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = :hi "
-                "AND objid::bigint = :lo"), {"hi": (key >> 32) & 0xFFFFFFFF, "lo": key & 0xFFFFFFFF})
-                     ).scalars().all()
-        await terminate(pg_db, pid)
+        await terminate(pg_db, await lock_holder(pg_db, schema))
         await engine.wait_for_line("lease lost", 10)
         assert engine.proc.wait(15) == 3
         assert '"event": "lease.lost"' in "".join(engine.stderr)
     finally:
         engine.kill()
+        await drop_keys(prefix)
+
+
+async def test_a_serve_process_candidate_stands_again_after_losing_the_lease(tmp_path: Path, schema, pg_db,
+                                                                            capsys):
+    """In ``gridworks serve`` the engine role is one task among others: a lost lease ends the term (state
+    discarded) and the process stands again, taking a new epoch with state rebuilt from the database."""
+    from bot.cli.engine_role_cmd import engine_candidate
+    from config.settings import load_settings
+
+    prefix = f"gwt:{uuid.uuid4().hex[:12]}:"
+    settings = load_settings(engine_env(tmp_path, schema, GRIDWORKS_REDIS_PREFIX=prefix,
+                                        GRIDWORKS_LEASE_SECONDS="1", GRIDWORKS_TICK_SECONDS="0.5"))
+    stop = asyncio.Event()
+    out: list[str] = []
+
+    async def said(text_: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text_ in line for line in out):
+            assert time.monotonic() < deadline, out
+            out.extend(capsys.readouterr().out.splitlines())
+            await asyncio.sleep(0.02)
+
+    candidate = asyncio.create_task(engine_candidate(settings, stop=stop))
+    client = redis_asyncio.from_url(REDIS_URL)
+    remote = RemoteEngine(client, prefix=prefix, timeout_s=10, block_ms=100)
+    try:
+        await said("gridworks engine: active (epoch 1)")
+        assert (await remote.open_account(ACC)).cash_paise == 10_000_000
+        await terminate(pg_db, await lock_holder(pg_db, schema))
+        await said("lease lost (epoch 1)")
+        await said("gridworks engine: active (epoch 2)")
+        assert (await remote.funds(ACC)).cash_paise == 10_000_000
+        assert not candidate.done()
+        stop.set()
+        assert await asyncio.wait_for(candidate, 15) == 0
+    finally:
+        stop.set()
+        await asyncio.gather(candidate, return_exceptions=True)
+        await remote.close()
+        await client.aclose()
         await drop_keys(prefix)
