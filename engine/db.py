@@ -57,6 +57,23 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
                                connect_args=connect_args)
 
 
+#: Advisory lock key serialising DDL on PostgreSQL (any constant; the same in every process).
+DDL_LOCK = 0x67726964_64646C00 - (1 << 63)
+
+
+async def create_tables(conn, metadata) -> None:
+    """``metadata.create_all`` on ``conn``'s transaction, safe when processes start together: PostgreSQL's
+    ``CREATE TABLE IF NOT EXISTS`` races on its catalogue (a unique violation on ``pg_type``), so on
+    PostgreSQL the DDL first takes a transaction-level advisory lock."""
+    await lock_ddl(conn)
+    await conn.run_sync(metadata.create_all, checkfirst=True)
+
+
+async def lock_ddl(conn) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({DDL_LOCK})")
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 

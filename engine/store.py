@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.core import Changes, EngineCore
+from engine.db import create_tables
 from engine.ledger import AccountState, HoldingState, PositionState
 from engine.orders import Order, trade_from_row
 from engine.api import Trade
@@ -193,7 +194,7 @@ class EngineStore:
 
     async def create(self) -> None:
         async with self.db.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await create_tables(conn, metadata)
             for sql in append_only_ddl(self.db.dialect.name):
                 await conn.exec_driver_sql(sql)
 

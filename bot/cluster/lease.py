@@ -27,6 +27,8 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from engine.db import lock_ddl
+
 log = structlog.get_logger("gridworks.cluster.lease")
 
 __all__ = ["EngineBusy", "LeaseLost", "PgEngineLease", "SqliteEngineLease", "lease_key", "open_lease"]
@@ -125,6 +127,7 @@ class PgEngineLease:
         if not got:
             return False
         try:
+            await lock_ddl(conn)
             await conn.exec_driver_sql(LEASE_TABLE_DDL)
             epoch = (await conn.execute(text(
                 "INSERT INTO eng_lease (name, epoch, holder, acquired_at) VALUES (:n, 1, :h, now()) "

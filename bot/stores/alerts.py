@@ -14,6 +14,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Index, Integer, M
                         select, update)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine.db import create_tables
 from handlers.alerts import Alert
 
 metadata = MetaData()
@@ -54,7 +55,7 @@ class SqlAlertStore:
         async with self._lock:
             if not self._ready:
                 async with self._db.begin() as conn:
-                    await conn.run_sync(metadata.create_all, checkfirst=True)
+                    await create_tables(conn, metadata)
                 self._ready = True
 
     async def add(self, *, user_key: str, symbol: str, direction: str, target_paise: int,

@@ -24,6 +24,7 @@ import structlog
 from bot.stores.crypto import DataCipher, is_token
 from config.settings import SecretsConfig
 from engine.api import Tier
+from engine.db import create_tables
 from handlers.messages import InboundMessage, Sender
 from handlers.users import User
 
@@ -67,7 +68,7 @@ STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 async def create_schema(db: AsyncEngine) -> None:
     async with db.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+        await create_tables(conn, metadata)
 
 
 def _now() -> datetime:

@@ -34,6 +34,7 @@ from engine.zk.statements import (FILL_M, FILL_N, MAX_HOLDINGS, PORTFOLIO_N, Fil
 from engine.zk.results import (MAX_VALUE, IssuedReceipt, OrderLeaf, ProofRefused, SignedTreeHead,
                                _fill_opening_dict, _fill_statement_true, _order_limit)
 from engine.zk.verify import VerifyResult, verify_receipt
+from engine.db import create_tables
 
 __all__ = ["open_receipts", "ReceiptService", "IssuedReceipt", "OrderLeaf", "ProofRefused", "SignedTreeHead",
            "VerifyResult"]
@@ -349,7 +350,7 @@ async def open_receipts(*, db: AsyncEngine, secrets, clock: Clock, processes: in
     ``read_only`` (the log and receipt queries of the CLI): no proving pool, and keys must already exist
     (:class:`engine.zk.keys.MissingKeys` otherwise) — a query never mints a new signing key."""
     async with db.begin() as conn:
-        await conn.run_sync(store.metadata.create_all)
+        await create_tables(conn, store.metadata)
     keys = load_keys(secrets, create=not read_only)
     if read_only:
         return ReceiptService(db=db, keys=keys, clock=clock, pool=None)
