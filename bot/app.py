@@ -83,11 +83,10 @@ def make_clock(settings: Settings, *, simulated: bool) -> Clock:
 
 def _sessions(settings: Settings, prefix: str):
     if settings.storage.redis_url:
-        import redis.asyncio as redis
-
+        from bot.cluster.redis_client import connect
         from bot.stores.redis_stores import RedisSessionStore
 
-        client = redis.from_url(settings.storage.redis_url)
+        client = connect(settings.storage.redis_url)
         return client, RedisSessionStore(client, prefix=prefix)
     return None, MemorySessionStore()
 
@@ -140,11 +139,10 @@ class OpenedEngine:
 
 async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock) -> OpenedEngine:
     if settings.storage.redis_url:
-        import redis.asyncio as redis
-
         from bot.cluster.engine_rpc import RemoteEngine
+        from bot.cluster.redis_client import connect
 
-        client = redis.from_url(settings.storage.redis_url)
+        client = connect(settings.storage.redis_url)
         remote = RemoteEngine(client, prefix=settings.cluster.prefix, timeout_s=settings.cluster.engine_timeout_s)
         return OpenedEngine(remote, [client.aclose, remote.close])
     from engine.factory import open_engine

@@ -158,12 +158,11 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
     cluster = bool(settings.storage.redis_url)
     me = consumer_name()
     if cluster:
-        import redis.asyncio as redis_asyncio
-
         from bot.cluster.engine_rpc import RemoteEngine
+        from bot.cluster.redis_client import connect
         from engine.factory import build_market
 
-        redis = redis_asyncio.from_url(settings.storage.redis_url)
+        redis = connect(settings.storage.redis_url)
         intake: Any = RedisIntake(redis, partitions=partitions, prefix=prefix)
         outbound: Any = RedisOutbound(redis, partitions=partitions, prefix=prefix)
         limiter: Any = RedisRateLimiter(redis, rate=settings.cluster.send_rate,

@@ -110,11 +110,11 @@ async def _term(settings: Any, stop: asyncio.Event, prefix: str) -> int:
 
 async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, prefix: str) -> int:
     """Open the engine (state rebuilt from the database), serve commands and tick until told to stop."""
-    import redis.asyncio as redis_asyncio
     import structlog
 
     from bot.app import make_clock
     from bot.cluster.engine_rpc import EngineServer
+    from bot.cluster.redis_client import connect
     from engine.factory import open_engine
 
     log = structlog.get_logger("gridworks.engine_role")
@@ -122,7 +122,7 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     clock = make_clock(settings, simulated=False)
     engine = await open_engine(db=db, clock=clock, config=settings.product)
     engine.store.fence = lease.fence           # every write re-checks the epoch inside its transaction
-    client = redis_asyncio.from_url(settings.storage.redis_url)
+    client = connect(settings.storage.redis_url)
     server = EngineServer(engine, client, prefix=prefix)
     serving = server.start()
     ticker = asyncio.create_task(server.run_ticker(settings.tick_seconds, clock))
