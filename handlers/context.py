@@ -60,6 +60,7 @@ class TurnContext:
     services: Services
     correlation_id: str
     effects: Effects = field(default_factory=Effects)
+    retry: bool = False           # a worker's retry of a turn that may have run partly (see Dispatcher.handle)
 
     @property
     def text(self) -> str:

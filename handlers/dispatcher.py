@@ -12,7 +12,7 @@ its entries in order); the console channels feed one message at a time.
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from functools import reduce
 from typing import Awaitable, Callable, Sequence
 
@@ -48,7 +48,7 @@ async def run_handlers(turn: Turn) -> TurnResult:
     ctx = TurnContext(
         message=turn.message, user=turn.user, lang=turn.lang, tier=turn.tier, session=turn.session,
         match=turn.match, now=turn.now, t=turn.services.catalog.translator(turn.lang),
-        services=turn.services, correlation_id=turn.correlation_id,
+        services=turn.services, correlation_id=turn.correlation_id, retry=turn.retry,
     )
     for route in turn.routes:
         returned = await route.handler(ctx)
@@ -81,12 +81,20 @@ class Dispatcher:
         ]
         self._entry: Next = reduce(lambda nxt, mw: _bind(mw, nxt), reversed(chain), run_handlers)
 
-    async def handle(self, message: InboundMessage, *, retry: bool = False) -> TurnResult:
+    async def handle(self, message: InboundMessage, *, retry: bool = False,
+                     fence: tuple[str, str] | None = None) -> TurnResult:
         """Run ``message``'s turn. ``retry``: the message was taken over from a worker that crashed while
-        holding it, so its inbound record may exist already (the turn journal says whether it ran)."""
-        turn = Turn(message=message, correlation_id=uuid.uuid4().hex, services=self.services,
-                    now=self.services.clock.now(), retry=retry)
+        holding it, so its inbound record may exist already (the turn journal says whether it ran).
+        ``fence``: the partition lease the turn's commit must still hold (raises ``Superseded``)."""
+        turn = Turn(message=message, correlation_id=correlation_id(message.id), services=self.services,
+                    now=self.services.clock.now(), retry=retry, fence=fence)
         return await self._entry(turn)
+
+
+def correlation_id(message_id: str) -> str:
+    """A turn's correlation id, derived from its message: a retried turn (after a worker crash) shares it with
+    the first attempt, so its log lines, audit rows and replies stay linked."""
+    return hashlib.blake2b(message_id.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _bind(mw: Middleware, nxt: Next) -> Next:

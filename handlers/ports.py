@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Mapping, Protocol, Sequence
 
@@ -12,6 +11,11 @@ from handlers.messages import InboundMessage, Sender
 from handlers.replies import Reply
 from handlers.users import User
 from intents.types import IntentResult
+
+
+class Superseded(Exception):
+    """The turn may not commit: its worker no longer owns the user's partition (it was paused past its lease
+    and another worker took over). Nothing of the turn's dialogue state or replies is kept."""
 
 
 class SessionStore(Protocol):
@@ -26,8 +30,9 @@ class SessionStore(Protocol):
         """The user's state, and the recorded replies when ``message_id``'s turn already committed."""
 
     async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
-                          replies: Sequence[Reply]) -> None:
-        """Save ``state`` (delete it when None) and mark the turn done, atomically."""
+                          replies: Sequence[Reply], fence: tuple[str, str] | None = None) -> None:
+        """Save ``state`` (delete it when None) and mark the turn done, atomically — only while ``fence``
+        (a key and the value it must still hold) holds, else raise :class:`Superseded`."""
 
     async def load(self, user_key: str) -> str | None: ...
     async def save(self, user_key: str, raw: str, *, ttl_s: int) -> None: ...

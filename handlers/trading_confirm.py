@@ -48,7 +48,7 @@ async def _confirm(ctx: TurnContext, *, pro: bool):
     if result.order is not None:
         ctx.record_order(result.order)
     replies = [Text(outcome_text(ctx.t, result))]
-    if result.duplicate:
+    if result.duplicate and not ctx.retry:      # (on our own retry the user never heard the first answer)
         replies.insert(0, Text(ctx.t("trading.confirm.already")))
     if pro and result.accepted and result.order is not None and not result.duplicate:
         await log_pro_order(ctx.services, ctx.user, result.order)

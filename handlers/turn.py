@@ -38,6 +38,7 @@ class Turn:
     tier: Tier = Tier.LITE
     routes: tuple[Any, ...] = ()
     retry: bool = False            # taken over from a crashed worker: it may have run partly before
+    fence: tuple[str, str] | None = None   # the partition lease the commit must still hold (cluster)
 
 
 @dataclass(frozen=True, slots=True)

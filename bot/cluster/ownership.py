@@ -41,6 +41,10 @@ class Ownership(Protocol):
     async def refresh(self) -> tuple[set[int], set[int]]:
         """Renew, take and give back leases; returns (gained, lost) partitions."""
 
+    def fence(self, partition: int) -> tuple[str, str] | None:
+        """(key, value) that must still hold when a turn of ``partition`` commits: the lease. A worker that
+        lost the partition (paused past its lease) then cannot commit on top of the new owner's turns."""
+
     async def over_share(self) -> list[int]:
         """Partitions beyond this worker's fair share (given back once idle)."""
 
@@ -63,6 +67,9 @@ class SoleOwnership:
     async def refresh(self) -> tuple[set[int], set[int]]:
         gained, self._first = (set(self._all) if self._first else set()), False
         return gained, set()
+
+    def fence(self, partition: int) -> tuple[str, str] | None:
+        return None
 
     async def over_share(self) -> list[int]:
         return []
@@ -92,6 +99,9 @@ class RedisOwnership:
 
     def owned(self) -> frozenset[int]:
         return frozenset(self._owned)
+
+    def fence(self, partition: int) -> tuple[str, str] | None:
+        return self._key(partition), self._id
 
     async def _live_workers(self) -> int:
         now = int(time.time() * 1000)

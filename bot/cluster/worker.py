@@ -22,6 +22,7 @@ from bot.cluster.intake import Entry, Intake
 from bot.cluster.ownership import Ownership
 from bot.cluster.push import OutboundMessenger
 from bot.tasks import TaskTracker
+from handlers.ports import Superseded
 from handlers.replies import Reply
 from handlers.turn import TurnResult, TurnStatus
 
@@ -50,32 +51,44 @@ class TurnWorker:
         self._on_partition = on_partition
         self._queues: dict[int, asyncio.Queue[tuple[Entry, bool] | None]] = {}
         self._runners: dict[int, asyncio.Task] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._draining: set[int] = set()
         self._tasks = TaskTracker()
         self._buffered = 0
         self.turns = 0
         self.active = 0                  # turns running now
 
     # -- ownership ------------------------------------------------------------------------------------
+    # Renewing leases never waits for a partition to start or stop: a partition is taken over or given
+    # back in a task of its own (one at a time per partition), so a slow drain cannot let other leases lapse.
+    def _partition_lock(self, p: int) -> asyncio.Lock:
+        return self._locks.setdefault(p, asyncio.Lock())
+
     async def _take(self, p: int) -> None:
-        q = self._queues[p] = asyncio.Queue()
-        for entry in await self._intake.claim(p, self._consumer):
-            q.put_nowait((entry, True))
-            self._buffered += 1
-        self._runners[p] = asyncio.create_task(self._run_partition(p, q), name=f"partition-{p}")
-        if self._on_partition is not None:
-            await self._on_partition(p, True)
+        async with self._partition_lock(p):
+            if p in self._queues or p not in self._own.owned():
+                return
+            q = self._queues[p] = asyncio.Queue()
+            for entry in await self._intake.claim(p, self._consumer):
+                q.put_nowait((entry, True))
+                self._buffered += 1
+            self._runners[p] = asyncio.create_task(self._run_partition(p, q), name=f"partition-{p}")
+            if self._on_partition is not None:
+                await self._on_partition(p, True)
 
     async def _drop(self, p: int, *, release: bool) -> None:
-        q = self._queues.pop(p, None)
-        runner = self._runners.pop(p, None)
-        if q is not None:
-            q.put_nowait(None)           # the runner finishes the turn in hand, then stops
-        if runner is not None:
-            await asyncio.gather(runner, return_exceptions=True)
-        if self._on_partition is not None:
-            await self._on_partition(p, False)
-        if release:
-            await self._own.release(p)
+        async with self._partition_lock(p):
+            q = self._queues.pop(p, None)
+            runner = self._runners.pop(p, None)
+            if q is not None:
+                q.put_nowait(None)           # the runner finishes the turn in hand, then stops
+            if runner is not None:
+                await asyncio.gather(runner, return_exceptions=True)
+            if self._on_partition is not None and q is not None:
+                await self._on_partition(p, False)
+            if release:
+                await self._own.release(p)
+            self._draining.discard(p)
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         every = self._lease_s / RENEW_FRACTION
@@ -84,11 +97,13 @@ class TurnWorker:
                 gained, lost = await self._own.refresh()
                 for p in lost:
                     log.warning("partition_lost", partition=p)
-                    await self._drop(p, release=False)
+                    self._tasks.spawn(self._drop(p, release=False), name=f"drop-{p}")
                 for p in sorted(gained):
-                    await self._take(p)
+                    self._tasks.spawn(self._take(p), name=f"take-{p}")
                 for p in await self._own.over_share():
-                    await self._drop(p, release=True)
+                    if p not in self._draining:          # still renewed until the drain has finished
+                        self._draining.add(p)
+                        self._tasks.spawn(self._drop(p, release=True), name=f"give-back-{p}")
             except Exception:  # noqa: BLE001 - Redis hiccup: the next round tries again
                 log.exception("lease_refresh_failed")
             try:
@@ -130,6 +145,8 @@ class TurnWorker:
             try:
                 await self.run_entry(p, entry, retry=retry)
                 await self._intake.ack(p, [entry.entry_id])
+            except Superseded:
+                log.warning("turn_superseded", partition=p, entry_id=entry.entry_id)
             except Exception:  # noqa: BLE001 - not acknowledged: a later owner retries it
                 log.exception("entry_failed", partition=p, entry_id=entry.entry_id)
             finally:
@@ -139,7 +156,7 @@ class TurnWorker:
         """One message: the turn, then its replies to the outbound queue (idempotent keys). Raises when the
         replies could not be queued, so the entry stays pending."""
         message = entry.message
-        result = await self._dispatcher.handle(message, retry=retry)
+        result = await self._dispatcher.handle(message, retry=retry, fence=self._own.fence(p))
         self.turns += 1
         if result.status is TurnStatus.DUPLICATE and not result.replies:
             return result
@@ -169,8 +186,8 @@ class TurnWorker:
             await stop.wait()
         finally:
             await asyncio.gather(leases, reader, return_exceptions=True)
-            await asyncio.gather(*(self._drop(p, release=True) for p in list(self._queues)))
             await self._tasks.drain()
+            await asyncio.gather(*(self._drop(p, release=True) for p in list(self._queues)))
             await self._own.close()
 
     @property

@@ -23,7 +23,7 @@ class MemorySessionStore:
         return await self.load(user_key), self._done.get(message_id)
 
     async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
-                          replies: Sequence[Reply]) -> None:
+                          replies: Sequence[Reply], fence: tuple[str, str] | None = None) -> None:
         if state is None:
             await self.delete(user_key)
         else:

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from redis.asyncio import Redis
 
+from handlers.ports import Superseded
 from handlers.replies import Reply
 
 #: How long a committed turn is remembered: long enough for any crashed worker's entry to be taken over.
@@ -17,11 +18,22 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
+# KEYS: session, journal entry[, fence]  ARGV: state, ttl, outcome, journal ttl, fence value, has state.
+# One script, so state and journal are written together, and only while the fence (the lease) still holds.
+_COMMIT = """
+if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
+if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+return 1
+"""
+
+
 class RedisSessionStore:
     def __init__(self, client: Redis, *, prefix: str = "gw:") -> None:
         self._r = client
         self._p = prefix + "session:"
         self._d = prefix + "done:"
+        self._commit = client.register_script(_COMMIT)
 
     async def load_turn(self, user_key: str, message_id: str) -> tuple[str | None, Sequence[Reply] | None]:
         raw, done = await self._r.mget(self._p + user_key, self._d + message_id)
@@ -32,17 +44,15 @@ class RedisSessionStore:
         return _text(raw), [reply_from_wire(r) for r in json.loads(done)]
 
     async def commit_turn(self, user_key: str, message_id: str, *, state: str | None, ttl_s: int,
-                          replies: Sequence[Reply]) -> None:
+                          replies: Sequence[Reply], fence: tuple[str, str] | None = None) -> None:
         from bot.cluster.reply_codec import reply_to_wire
 
         outcome = json.dumps([reply_to_wire(r) for r in replies], ensure_ascii=False, separators=(",", ":"))
-        async with self._r.pipeline(transaction=True) as pipe:      # MULTI/EXEC: state and journal together
-            if state is None:
-                pipe.delete(self._p + user_key)
-            else:
-                pipe.set(self._p + user_key, state, ex=ttl_s)
-            pipe.set(self._d + message_id, outcome, ex=JOURNAL_TTL_S)
-            await pipe.execute()
+        keys = [self._p + user_key, self._d + message_id] + ([fence[0]] if fence else [])
+        args = ["" if state is None else state, ttl_s, outcome, JOURNAL_TTL_S, fence[1] if fence else "",
+                0 if state is None else 1]
+        if not await self._commit(keys=keys, args=args):
+            raise Superseded(message_id)
 
     async def load(self, user_key: str) -> str | None:
         return _text(await self._r.get(self._p + user_key))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import structlog
 
 from engine.api import EngineUnavailable
+from handlers.ports import Superseded
 from handlers.replies import Text
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 
@@ -16,6 +17,8 @@ class ErrorCapture:
     async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
         try:
             return await call_next(turn)
+        except Superseded:
+            raise                # not ours to answer: the partition's new owner runs this turn
         except EngineUnavailable:
             log.warning("engine_unavailable", correlation_id=turn.correlation_id, message_id=turn.message.id)
             busy = turn.services.catalog.render(turn.lang, "core.busy", ref=turn.correlation_id[:8])

@@ -42,7 +42,9 @@ class OnboardingGate:
             # A JSON file sent to the bot is a receipt to verify (the text model sees only a caption, if any).
             turn.match = match = replace(match, intent="verify_receipt", confidence=1.0, clarify=False,
                                          alternatives=(), source="document")
-        if consented(user.profile):
+        if consented(user.profile) and not (turn.retry and session.awaiting == "consent"):
+            # (A retried consent turn -- its worker died after recording consent, before the dialogue moved
+            # on -- runs again: opening the account is idempotent, and the user still needs its replies.)
             return await call_next(turn)
         services = turn.services
         action, _, arg = (turn.message.payload or "").partition(":")

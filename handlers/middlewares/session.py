@@ -40,5 +40,6 @@ class SessionMiddleware:
         result = await call_next(turn)
         if result.status is not TurnStatus.DUPLICATE:
             state = None if session.awaiting is None and not session.data else session.to_json()
-            await self._store.commit_turn(key, msg.id, state=state, ttl_s=SESSION_TTL_S, replies=result.replies)
+            await self._store.commit_turn(key, msg.id, state=state, ttl_s=SESSION_TTL_S, replies=result.replies,
+                                          fence=turn.fence)
         return result if result.user is not None else replace(result, user=turn.user)
