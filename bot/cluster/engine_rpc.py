@@ -335,24 +335,23 @@ class EngineServer:
 
     # -- the market clock ---------------------------------------------------------------------------
     async def tick(self, now: datetime) -> list[EngineEvent]:
-        """Move the engine to ``now`` and publish what happened (one entry; none when nothing did)."""
+        """Move the engine to ``now`` and publish the tick with what happened (one entry per tick, also when
+        nothing did: the workers' tick hooks -- price alerts, trial reminders -- run on every tick)."""
         events = list(await self.engine.advance(now))
-        if events:
-            fields = encode_events(now, events)
-            for attempt in range(5):
-                try:
-                    await self.redis.xadd(self.events, fields, maxlen=self.events_maxlen, approximate=True)
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    if _cancelling():
-                        raise asyncio.CancelledError from exc
-                    log.warning("engine_rpc.events_publish_failed", error=type(exc).__name__,
-                                attempt=attempt + 1)
-                    await asyncio.sleep(0.1 * 2 ** attempt)
-            else:
-                log.error("engine_rpc.events_lost", count=len(events))
+        fields = encode_events(now, events)
+        for attempt in range(5):
+            try:
+                await self.redis.xadd(self.events, fields, maxlen=self.events_maxlen, approximate=True)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if _cancelling():
+                    raise asyncio.CancelledError from exc
+                log.warning("engine_rpc.events_publish_failed", error=type(exc).__name__, attempt=attempt + 1)
+                await asyncio.sleep(0.1 * 2 ** attempt)
+        else:
+            log.error("engine_rpc.events_lost", count=len(events))
         return events
 
     async def run_ticker(self, every_s: float, clock: Any) -> None:

@@ -82,6 +82,11 @@ class Cluster:
         port = free_port()
         return self.start(name, "serve", "--web-only", "--host", "127.0.0.1", "--port", str(port), port=port)
 
+    def serve(self, name: str) -> Proc:
+        """An all-in-one ``gridworks serve``: web, a worker's share and a candidate for the engine."""
+        port = free_port()
+        return self.start(name, "serve", "--host", "127.0.0.1", "--port", str(port), port=port)
+
     def worker(self, name: str) -> Proc:
         return self.start(name, "worker")
 

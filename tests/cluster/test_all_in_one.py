@@ -1,0 +1,100 @@
+"""Two all-in-one ``gridworks serve`` processes pointed at one PostgreSQL + Redis (the topology an operator
+gets by starting the server twice): leases and consumer groups decide who does what — one engine, one market
+clock, each user's turns in one place — so nothing is corrupted and nothing is said twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from datetime import datetime
+
+import aiohttp
+import pytest
+from sqlalchemy import text
+
+from bot.stores.alerts import SqlAlertStore
+from engine.clock import IST
+from engine.db import make_engine
+from engine.factory import build_market
+from tests.conftest import PG_URL, REDIS_URL
+from tests.support import payloads as p
+from tests.support.cluster import Cluster, post
+from tests.support.graph_api import FakeGraphAPI
+
+USERS = 20
+
+
+@pytest.fixture
+async def schema():
+    name = f"a_{uuid.uuid4().hex[:10]}"
+    db = make_engine(PG_URL)
+    async with db.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    yield name
+    async with db.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    await db.dispose()
+
+
+async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_double(tmp_path, schema):
+    from intents.pipeline import IntentPipeline
+
+    await asyncio.to_thread(IntentPipeline.load)
+    graph = await FakeGraphAPI().start()
+    cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=REDIS_URL, prefix=f"a1:{uuid.uuid4().hex[:8]}:",
+                      graph_url=graph.url)
+    db = make_engine(PG_URL, schema=schema)
+    try:
+        one = cluster.serve("serve1")
+        await cluster.wait_for("serve1", "gridworks engine: active")
+        two = cluster.serve("serve2")
+        await cluster.wait_for("serve2", "standby")
+        await cluster.wait_for("serve2", "listening")
+        phones = [f"9198{710000 + i:06d}" for i in range(USERS)]
+
+        async def journey(session, i: int, phone: str) -> None:
+            steps = [p.text(phone, "hello"), p.list_reply(phone, "onb_lang:en", "English"),
+                     p.button_reply(phone, "onb_consent:yes", "I agree"), p.text(phone, "4826"),
+                     p.text(phone, "buy 2 INFY at market"), p.text(phone, "yes")]
+            for step in steps:
+                body = p.envelope(p.messages_value([step], [p.contact(phone)]))
+                first, second = (one.port, two.port) if i % 2 else (two.port, one.port)
+                assert set(await asyncio.gather(post(session, first, body), post(session, second, body))) == {200}
+
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(journey(session, i, phone) for i, phone in enumerate(phones)))
+        deadline = asyncio.get_running_loop().time() + 90
+        while asyncio.get_running_loop().time() < deadline:
+            done = {m["to"] for m in graph.messages if "Done!" in json.dumps(m, ensure_ascii=False)}
+            if done >= set(phones):
+                break
+            await asyncio.sleep(0.2)
+        # A price alert the market has already passed: the one market clock fires it once.
+        start = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
+        ltp = build_market().quote("TCS", start).ltp_paise
+        user_key = p.contact(phones[0])["user_id"]
+        await SqlAlertStore(db).add(user_key=user_key, symbol="TCS", direction="above", target_paise=ltp // 2,
+                                    reference_paise=ltp, now=start)
+        for _ in range(200):
+            if any("TCS" in json.dumps(m, ensure_ascii=False) and m.get("to") == phones[0]
+                   and "alert" in json.dumps(m, ensure_ascii=False).lower() for m in graph.messages):
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(3)           # three more ticks: a second clock would push it again
+        async with db.connect() as conn:
+            orders = (await conn.execute(text("SELECT account, status FROM eng_orders"))).all()
+            [balance] = (await conn.execute(text("SELECT coalesce(sum(amount), 0) FROM eng_postings"))).one()
+    finally:
+        cluster.stop_all()
+        await graph.stop()
+        await db.dispose()
+    logs = {name: proc.output()[-2000:] for name, proc in cluster.procs.items()}
+    assert done >= set(phones), logs
+    assert sorted(Counter(o.account for o in orders).values()) == [1] * USERS
+    assert {o.status for o in orders} == {"COMPLETE"} and balance == 0
+    alerts = [m for m in graph.messages if m.get("to") == phones[0] and "alert" in json.dumps(m).lower()]
+    assert len(alerts) == 1, "the alert was pushed exactly once"
+    actives = [name for name, out in logs.items() if "gridworks engine: active" in cluster.procs[name].output()]
+    assert actives == ["serve1"], "one engine for the two servers"
