@@ -48,9 +48,10 @@ def consumer_name() -> str:
 class Roles:
     """What runs behind (or without) the web server in this process; ``start`` and ``stop`` them together."""
 
-    runtime: Runtime
+    runtime: Runtime | None              # None in a web-only process: it runs no turns
+    db: Any
     intake: Any
-    outbound: Any
+    outbound: Any = None
     worker: TurnWorker | None = None
     sender: OutboundSender | None = None
     side: SideWriter | None = None
@@ -58,6 +59,7 @@ class Roles:
     prefix: str = "gw:"
     tick_seconds: float | None = None
     engine_role: Any = None
+    closers: list[Any] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
@@ -80,7 +82,10 @@ class Roles:
         self._tasks.clear()
         if self.sender is not None:
             await self.sender.close()
-        await self.runtime.close()
+        if self.runtime is not None:
+            await self.runtime.close()
+        for closer in reversed(self.closers):
+            await closer()
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every message taken in has been run and every reply sent (tests, benchmarks)."""
@@ -91,7 +96,7 @@ class Roles:
             if loop.time() > deadline:
                 raise TimeoutError("the roles did not settle")
             await asyncio.sleep(0.02)
-            busy = await _depth(self.intake) + await _depth(self.outbound)
+            busy = await _depth(self.intake) + (await _depth(self.outbound) if self.outbound is not None else 0)
             if self.worker is not None:
                 busy += self.worker.backlog + self.worker.active
             quiet = quiet + 1 if busy == 0 else 0
@@ -151,8 +156,8 @@ async def _depth(queue: Any) -> int:
 async def build_roles(settings: Settings, *, client: Any, clock: Any = None, worker: bool = True,
                       engine: bool = True, tick_seconds: float | None = None) -> Roles:
     """Wire the roles for ``settings``. ``client`` is the pywa client sends and read receipts go through.
-    ``worker``/``engine``: whether this process takes those roles (a cluster's web-only process takes
-    neither; the embedded default always runs everything)."""
+    ``worker``/``engine``: whether this process takes those roles in a cluster (a web-only process loads no
+    intent model and runs no turns); the embedded default always runs everything."""
     partitions = settings.cluster.partitions
     prefix = settings.cluster.prefix
     cluster = bool(settings.storage.redis_url)
@@ -164,6 +169,15 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
 
         redis = connect(settings.storage.redis_url)
         intake: Any = RedisIntake(redis, partitions=partitions, prefix=prefix)
+        if not worker:               # web (perhaps standing for the engine): no model, no turns, no sends
+            from engine.db import make_engine
+
+            db = make_engine(settings.storage.database_url)
+            roles = Roles(runtime=None, db=db, intake=intake, cluster=True, prefix=prefix,
+                          closers=[redis.aclose, db.dispose])
+            if engine:
+                roles.engine_role = _engine_candidacy(settings)
+            return roles
         outbound: Any = RedisOutbound(redis, partitions=partitions, prefix=prefix)
         limiter: Any = RedisRateLimiter(redis, rate=settings.cluster.send_rate,
                                         number=settings.whatsapp.phone_number_id or "default", prefix=prefix)
@@ -189,28 +203,28 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
         messenger = OutboundMessenger(outbound, partitions=partitions)
         runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger)
         ownership = SoleOwnership(partitions)
-        worker = engine = True
-    roles = Roles(runtime=runtime, intake=intake, outbound=outbound, cluster=cluster, prefix=prefix,
-                  tick_seconds=tick_seconds or settings.tick_seconds)
-    if worker:
-        sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db),
-                                consumer=me, limiter=limiter)
+    roles = Roles(runtime=runtime, db=runtime.db, intake=intake, outbound=outbound, cluster=cluster,
+                  prefix=prefix, tick_seconds=tick_seconds or settings.tick_seconds)
+    sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db),
+                            consumer=me, limiter=limiter)
 
-        async def read_receipt(message_id: str) -> None:
-            try:
-                await client.mark_message_as_read(message_id)
-            except Exception as exc:  # noqa: BLE001 - a read receipt is a courtesy, never a failure
-                log.info("mark_read_failed", error=type(exc).__name__)
+    async def read_receipt(message_id: str) -> None:
+        try:
+            await client.mark_message_as_read(message_id)
+        except Exception as exc:  # noqa: BLE001 - a read receipt is a courtesy, never a failure
+            log.info("mark_read_failed", error=type(exc).__name__)
 
-        roles.sender = sender
-        roles.worker = TurnWorker(dispatcher=runtime.dispatcher, intake=intake, ownership=ownership,
-                                  messenger=messenger, consumer=me, lease_s=settings.cluster.lease_s,
-                                  on_read=read_receipt, on_partition=sender.set_partition)
-        roles.side = SideWriter(intake=intake, db=runtime.db, users=runtime.users, consumer=me)
-    else:
-        roles.tick_seconds = None
+    roles.sender = sender
+    roles.worker = TurnWorker(dispatcher=runtime.dispatcher, intake=intake, ownership=ownership,
+                              messenger=messenger, consumer=me, lease_s=settings.cluster.lease_s,
+                              on_read=read_receipt, on_partition=sender.set_partition)
+    roles.side = SideWriter(intake=intake, db=runtime.db, users=runtime.users, consumer=me)
     if cluster and engine:
-        from bot.cli.engine_role_cmd import engine_candidate
-
-        roles.engine_role = lambda stop: engine_candidate(settings, stop=stop)
+        roles.engine_role = _engine_candidacy(settings)
     return roles
+
+
+def _engine_candidacy(settings: Settings):
+    from bot.cli.engine_role_cmd import engine_candidate
+
+    return lambda stop: engine_candidate(settings, stop=stop)

@@ -102,7 +102,7 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     client, roles = await _roles(settings, command="serve", worker=worker, engine=engine)
     if roles is None:
         return 2
-    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.runtime.db, roles=roles)
+    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.db, roles=roles)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
