@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -60,6 +61,48 @@ def valid_pin_format(pin: str, policy: PinPolicy) -> bool:
     return bool(_DIGITS.match(pin)) and policy.min_length <= len(pin) <= policy.max_length
 
 
+class WeakPin(StrEnum):
+    """Why a chosen PIN is refused: someone holding the phone could guess it in the five attempts."""
+
+    REPEATED = "repeated"      # 0000, 111111
+    SEQUENCE = "sequence"      # 1234, 987654, and around the dial: 7890, 8901, 2109
+    PHONE = "phone"            # the last digits of the user's own WhatsApp number
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit as ASCII ("४८२६" → "4826"); other characters are kept."""
+    return "".join(str(unicodedata.digit(c)) if c.isdigit() and unicodedata.digit(c, None) is not None else c
+                   for c in text)
+
+
+def weak_pin(pin: str, *, phone: str | None = None) -> WeakPin | None:
+    """The reason ``pin`` (already in a valid format) is too easy to guess, or None. Checked when a PIN is
+    chosen (in chat and by ``gridworks users create --pin``), never on entry: an existing PIN keeps working."""
+    digits = ascii_digits(pin)
+    if len(set(digits)) == 1:
+        return WeakPin.REPEATED
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(digits, digits[1:])}
+    if steps in ({1}, {9}):
+        return WeakPin.SEQUENCE
+    number = ascii_digits(phone or "")
+    number = "".join(c for c in number if c.isascii() and c.isdigit())
+    if len(number) >= len(digits) and number.endswith(digits):
+        return WeakPin.PHONE
+    return None
+
+
+def pin_candidates(text: str | None, policy: PinPolicy) -> tuple[str, ...]:
+    """The strings ``text`` would be if it were the user's PIN: only for PIN-shaped texts (4–6 digits, with
+    spaces, dashes or dots between them allowed), so the costly hash check runs for those alone. Both the
+    digits as typed and as ASCII are tried (a PIN chosen in Devanagari digits is hashed as typed)."""
+    if not text or len(text) > 4 * policy.max_length:
+        return ()
+    typed = re.sub(r"[\s\-.]", "", text)
+    if not valid_pin_format(typed, policy):
+        return ()
+    return tuple(dict.fromkeys((typed, ascii_digits(typed))))
+
+
 def hash_pin(pin: str, policy: PinPolicy = PinPolicy(), *, salt: bytes | None = None) -> dict[str, Any]:
     """The profile record for ``pin``: a salted scrypt hash (the PIN itself is not stored)."""
     salt = salt if salt is not None else secrets.token_bytes(16)
@@ -79,10 +122,25 @@ def check_pin(record: Mapping[str, Any], pin: str) -> bool:
         return False
 
 
-def pin_profile(pin: str, policy: PinPolicy = PinPolicy()) -> dict[str, Any]:
-    """Profile fields for provisioning a user with a PIN (e.g. ``gridworks users create --pin``)."""
+def pin_problem(pin: str, policy: PinPolicy, *, phone: str | None = None) -> str | None:
+    """Why ``pin`` cannot be chosen, as plain words for an operator (``None``: it can)."""
     if not valid_pin_format(pin, policy):
-        raise ValueError(f"a trading PIN is {policy.min_length}-{policy.max_length} digits")
+        return f"a trading PIN is {policy.min_length}-{policy.max_length} digits"
+    reason = weak_pin(pin, phone=phone)
+    if reason is WeakPin.REPEATED:
+        return "a trading PIN must not be one digit repeated"
+    if reason is WeakPin.SEQUENCE:
+        return "a trading PIN must not be a run of digits such as 1234 or 9876"
+    if reason is WeakPin.PHONE:
+        return "a trading PIN must not be the last digits of the phone number"
+    return None
+
+
+def pin_profile(pin: str, policy: PinPolicy = PinPolicy(), *, phone: str | None = None) -> dict[str, Any]:
+    """Profile fields for provisioning a user with a PIN (e.g. ``gridworks users create --pin``)."""
+    problem = pin_problem(pin, policy, phone=phone)
+    if problem is not None:
+        raise ValueError(problem)
     return {PIN_KEY: hash_pin(pin, policy), FAILURES_KEY: 0}
 
 
@@ -141,10 +199,10 @@ def attempt(profile: Mapping[str, Any], pin: str, now: datetime, policy: PinPoli
     return PinAttempt(PinCheck.WRONG, {FAILURES_KEY: failures}, attempts_left=policy.max_attempts - failures)
 
 
-def set_pin(pin: str, now: datetime, policy: PinPolicy) -> Mapping[str, Any] | None:
+def set_pin(pin: str, now: datetime, policy: PinPolicy, *, phone: str | None = None) -> Mapping[str, Any] | None:
     """Profile fields for a newly chosen PIN (setting it counts as today's verification), or None if the
-    format is wrong."""
-    if not valid_pin_format(pin, policy):
+    format is wrong or the PIN is too easy to guess (:func:`weak_pin`)."""
+    if pin_problem(pin, policy, phone=phone) is not None:
         return None
     return {PIN_KEY: hash_pin(pin, policy), VERIFIED_DAY_KEY: trading_day(now).isoformat(), FAILURES_KEY: 0,
             LOCKED_UNTIL_KEY: None}

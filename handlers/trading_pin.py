@@ -6,10 +6,13 @@ never echoed, logged or stored in the session; the onboarding gate also keeps it
 
 from __future__ import annotations
 
+import asyncio
+
 from handlers.context import TurnContext
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, looks_like_pin_attempt, set_pin
+from handlers.security import valid_pin_format, weak_pin
 from handlers.trading_common import update_profile
 from handlers.trading_draft import DRAFT_KEY
 from handlers.trading_flow import cancel_dialogue, draft_of, elsewhere, no, restart, show_card, start_order
@@ -29,7 +32,10 @@ async def pin_setup_answer(ctx: TurnContext):
             return again
         ctx.session.clear()       # no order waiting and clearly another question: ask for a PIN when they trade
         return UNHANDLED
-    changes = set_pin(clean_pin_text(ctx.text), ctx.now, policy)
+    pin, phone = clean_pin_text(ctx.text), ctx.user.phone or ctx.message.sender.phone
+    if valid_pin_format(pin, policy) and weak_pin(pin, phone=phone) is not None:
+        return Text(ctx.t("trading.pin.too_simple", min=policy.min_length, max=policy.max_length))
+    changes = await asyncio.to_thread(set_pin, pin, ctx.now, policy, phone=phone)    # scrypt: off the loop
     if changes is None:
         return again
     await update_profile(ctx.services, ctx.user.key, changes)
@@ -52,7 +58,7 @@ async def pin_answer(ctx: TurnContext):
         return UNHANDLED          # another question: answered elsewhere, the order waits for the PIN
     policy = PinPolicy.from_config(ctx.services.config)
     profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
-    outcome = attempt(profile, clean_pin_text(ctx.text), ctx.now, policy)
+    outcome = await asyncio.to_thread(attempt, profile, clean_pin_text(ctx.text), ctx.now, policy)
     if outcome.changes:
         await update_profile(ctx.services, ctx.user.key, outcome.changes)
     if outcome.result == PinCheck.BAD_FORMAT:

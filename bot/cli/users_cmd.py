@@ -169,14 +169,15 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
 
     from engine.api import Tier
     from handlers.onboarding import consent_profile
-    from handlers.security import PIN_KEY, PinPolicy, hash_pin, valid_pin_format
+    from handlers.security import PIN_KEY, PinPolicy, hash_pin, pin_problem
     from locales.catalog import LANGUAGES
 
     if args.lang not in LANGUAGES:
         return _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
     policy = PinPolicy.from_config(settings.product)
-    if args.pin is not None and not valid_pin_format(args.pin, policy):
-        return _fail(f"--pin must be {policy.min_length}–{policy.max_length} digits")
+    problem = None if args.pin is None else pin_problem(args.pin, policy, phone=_sender(args.wa_id).phone)
+    if problem is not None:
+        return _fail(f"--pin refused: {problem}")
     if args.cash is not None and args.cash < 0:
         return _fail("--cash must not be negative")
     from bot.app import make_clock

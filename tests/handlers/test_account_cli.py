@@ -50,19 +50,19 @@ async def _repo(env: dict[str, str]):
 
 def test_create_provisions_a_ready_account_without_echoing_the_pin(env, capsys) -> None:
     assert main(["users", "create", "919800000701", "--name", "Asha", "--lang", "hi", "--tier", "pro",
-                 "--pin", "4321", "--cash", "50000"]) == 0
+                 "--pin", "4826", "--cash", "50000"]) == 0
     out = capsys.readouterr().out
     shown = _json(out)
     assert shown["tier"] == "PRO" and shown["language"] == "hi" and shown["onboarded"] and shown["pin_set"]
     assert shown["cash_paise"] == 50000_00
-    assert "4321" not in out and "scrypt" not in out
+    assert "4826" not in out and "scrypt" not in out
 
     async def check() -> None:
         db, repo = await _repo(env)
         try:
             user = await repo.get("919800000701")
             assert user is not None and consented(user.profile)
-            assert check_pin(user.profile[PIN_KEY], "4321") and not check_pin(user.profile[PIN_KEY], "1234")
+            assert check_pin(user.profile[PIN_KEY], "4826") and not check_pin(user.profile[PIN_KEY], "1234")
             async with db.connect() as conn:
                 raw = (await conn.exec_driver_sql("SELECT profile, name FROM users")).all()
             assert all("scrypt" not in str(row) and "Asha" not in str(row) for row in raw)  # PRO: sealed
@@ -79,6 +79,9 @@ def test_create_provisions_a_ready_account_without_echoing_the_pin(env, capsys) 
 def test_bad_input_is_refused_clearly(env, capsys) -> None:
     assert main(["users", "create", "919800000702", "--pin", "12"]) == 1
     assert "--pin" in capsys.readouterr().err
+    for weak in ("1234", "0000", "987654", "0702"):      # a run, one digit repeated, the end of the number
+        assert main(["users", "create", "919800000702", "--pin", weak]) == 1
+        assert "--pin refused" in capsys.readouterr().err
     assert main(["users", "create", "919800000702", "--lang", "xx"]) == 1
     assert main(["users", "show", "919800000799"]) == 1
     assert "no user" in capsys.readouterr().err

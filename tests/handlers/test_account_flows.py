@@ -101,7 +101,7 @@ async def test_handed_off_user_is_silenced_but_logged(tmp_path: Path) -> None:
         at = datetime.fromisoformat("2026-11-23T10:00:00+05:30")
         user = "919800000302"
         for step in ({"text": "hi", "at": at}, {"button": "onb_lang:en"}, {"button": "onb_consent:yes"},
-                     {"text": "4321"}):
+                     {"text": "4826"}):
             await channel.turn(user, **step)
         handed = await channel.turn(user, text="talk to a human")
         assert handed["intent"] == "human_handoff" and len(handed["replies"]) == 1

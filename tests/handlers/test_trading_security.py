@@ -90,3 +90,42 @@ def test_rejections_are_formatted_by_kind_in_the_users_language() -> None:
     assert "13:20" in rejection_text(en, cutoff)
     # a rejection stored before values were typed still renders as it was stored
     assert "₹9.99" in rejection_text(en, Rejection("band", {"price": "₹9.99", "lower": "₹1", "upper": "₹2"}))
+
+
+def test_trivial_pins_are_refused_when_chosen() -> None:
+    """Anyone holding the phone would try these first: one digit repeated, runs (also around the dial), the
+    end of the user's own number. Refused at choice time only; a PIN already set keeps working."""
+    from handlers.security import WeakPin, pin_problem, weak_pin
+
+    phone = "919866000010"
+    assert {p: weak_pin(p, phone=phone) for p in ("0000", "111111", "९९९९")} == dict.fromkeys(
+        ("0000", "111111", "९९९९"), WeakPin.REPEATED)
+    runs = ("1234", "4567", "987654", "4321", "7890", "8901", "2109", "0987", "123456", "१२३४")
+    assert {weak_pin(p, phone=phone) for p in runs} == {WeakPin.SEQUENCE}
+    assert {weak_pin(p, phone=phone) for p in ("0010", "00010", "000010")} == {WeakPin.PHONE}
+    assert weak_pin("0010", phone="+91 98660-00010") == WeakPin.PHONE       # any formatting of the number
+    assert [weak_pin(p, phone=phone) for p in ("4826", "975310", "9182", "1243", "0011", "5931")] == [None] * 6
+    assert weak_pin("0010", phone=None) is None                              # BSUID-only user: no number
+    assert set_pin("1234", MONDAY, FAST) is None and set_pin("0010", MONDAY, FAST, phone=phone) is None
+    assert set_pin("4826", MONDAY, FAST, phone=phone) is not None
+    assert "run" in (pin_problem("9876", FAST) or "") and "phone" in (pin_problem("0010", FAST, phone=phone) or "")
+    try:
+        pin_profile("0000", FAST)
+    except ValueError as exc:
+        assert "repeated" in str(exc)
+    else:
+        raise AssertionError("pin_profile accepted 0000")
+    # Entering an existing PIN is not affected: a user who set 1234 before the rule can still trade.
+    legacy = {PIN_KEY: hash_pin("1234", FAST)}
+    assert attempt(legacy, "1234", MONDAY, FAST).result == PinCheck.OK
+
+
+def test_only_pin_shaped_texts_are_hash_checked() -> None:
+    """The scrypt check (tens of ms of CPU) runs only for texts that could be a PIN."""
+    from handlers.security import pin_candidates
+
+    assert pin_candidates("4826", FAST) == ("4826",)
+    assert pin_candidates(" 48 26 ", FAST) == ("4826",) and pin_candidates("48-26", FAST) == ("4826",)
+    assert pin_candidates("४८२६", FAST) == ("४८२६", "4826")
+    assert [pin_candidates(t, FAST) for t in ("buy 10 TCS", "12", "1234567", "", None, "4826 TCS", "1" * 500)] \
+        == [()] * 7
