@@ -10,7 +10,8 @@ import argparse
 import importlib
 import json
 
-TARGETS = {"intents": "intents.bench", "engine": "engine.bench", "zk": "engine.zk.bench"}
+TARGETS = {"intents": "intents.bench", "engine": "engine.bench", "zk": "engine.zk.bench",
+           "cluster": "bot.bench.cluster"}
 
 
 def register(sub) -> None:
