@@ -2,6 +2,10 @@
 
 State is explicit (``awaiting`` names the slot, ``expires_at`` bounds it), so an old half-finished dialogue
 can never be resumed by accident. Stored as JSON behind the SessionStore port.
+
+One entry outlives the dialogue: ``data["bound"]``, what the buttons the bot showed this user mean
+(``handlers/bound.py``). Each binding carries its own expiry, so clearing the dialogue keeps them: a button
+tapped later still gets a truthful answer ("already used", "expired") instead of a guess.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+#: ``data`` keys that survive :meth:`Session.clear` (they expire on their own).
+KEPT_ON_CLEAR = ("bound",)
 
 
 @dataclass(slots=True)
@@ -25,9 +32,12 @@ class Session:
         self.data.update(data)
 
     def clear(self) -> None:
+        """Forget the dialogue (what is awaited and its slots); bound buttons keep their own expiry."""
+        kept = {k: self.data[k] for k in KEPT_ON_CLEAR if self.data.get(k)}
         self.awaiting = None
         self.expires_at = None
         self.data.clear()
+        self.data.update(kept)
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
