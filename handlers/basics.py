@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import Router
+from handlers.security import PinPolicy, pin_candidates
 
 router = Router("basics")
 
@@ -48,7 +49,9 @@ async def clarify(ctx: TurnContext):
     for name in options:
         if name not in seen and name != "out_of_scope" and ctx.t.has(f"core.intent.{name}"):
             seen.append(name)
-    if not seen:
+    if not seen or pin_candidates(ctx.text, PinPolicy.from_config(ctx.services.config)):
+        # A bare PIN-shaped number means nothing to clarify, and it may be the user's PIN: the clarification
+        # would keep the words in the session, so it is not offered (for any such number, matched or not).
         return fallback_reply(ctx)
     ctx.session.expect("clarify", text=ctx.text)
     buttons = tuple(Button(f"intent:{name}", ctx.t(f"core.intent.{name}")) for name in seen[:2])

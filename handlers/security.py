@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 from collections.abc import Mapping
 
@@ -81,7 +82,7 @@ def weak_pin(pin: str, *, phone: str | None = None) -> WeakPin | None:
     digits = ascii_digits(pin)
     if len(set(digits)) == 1:
         return WeakPin.REPEATED
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(digits, digits[1:])}
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
     if steps in ({1}, {9}):
         return WeakPin.SEQUENCE
     number = ascii_digits(phone or "")

@@ -111,7 +111,8 @@ class OnboardingGate:
             turn.lang = match.entities.language      # "Tamil mein baat karo" as a first message: welcome in Tamil
         text = (turn.message.text or "").strip()
         session.clear()
-        if text and not turn.message.payload and match.intent not in NOT_REMEMBERED:
+        remember = match.intent not in NOT_REMEMBERED and not looks_like_pin_attempt(text)   # never a PIN
+        if text and not turn.message.payload and remember:
             session.data["resume"] = text
         session.expect("language", until=until)
         return reply(language_picker(services.catalog.translator(turn.lang)))
