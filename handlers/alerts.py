@@ -3,7 +3,8 @@
 The direction is read from where the price is now: a target above today's price fires when the price
 rises to it, one below fires when it falls to it — which is what "crosses" means to the user. Alerts are
 one-shot. The push is a plain text inside WhatsApp's 24-hour window and an approved utility template
-outside it (:func:`handlers.middlewares.subscription.push_reply`).
+outside it (:func:`handlers.middlewares.subscription.push_reply`). A delete row is bound server-side
+(``handlers/bound.py``): it names an alert of the list this user was shown, once.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, Sequence
 
+from handlers.bound import Reason, Refused, refusal_text, take
+from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
 from handlers.middlewares.subscription import push_reply
 from handlers.replies import ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
+from handlers.trading_common import setting
 from handlers.users import User
 from locales.format import rupees
 
 router = Router("alerts")
+DELETE_ACTION = "alertdel"
 
 #: One list message shows at most 10 rows, and a beginner rarely needs more.
 MAX_ALERTS = 10
@@ -102,8 +107,10 @@ async def _listing(ctx: TurnContext, *, deleting: bool):
     alerts = await ctx.services.alerts.for_user(ctx.user.key)
     if not alerts:
         return Text(ctx.t("alerts.none"))
-    rows = tuple(ListRow(id=f"alertdel:{a.id}", title=f"{a.symbol} {rupees(a.target_paise)}",
-                         description=_line(ctx, a)) for a in alerts[:MAX_ALERTS])
+    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+    rows = tuple(ListRow(id=bind(ctx.session, DELETE_ACTION, now=ctx.now, ttl=ttl, alert_id=a.id).payload,
+                         title=f"{a.symbol} {rupees(a.target_paise)}", description=_line(ctx, a))
+                 for a in alerts[:MAX_ALERTS])
     body = ctx.t("alerts.delete_pick" if deleting else "alerts.list", count=len(alerts))
     return ListReply(body=body, button=ctx.t("alerts.button"), rows=rows, section_title=ctx.t("alerts.section"))
 
@@ -138,13 +145,17 @@ async def alert_price(ctx: TurnContext):
     return await _create(ctx, symbol, price)
 
 
-@router.on_payload("alertdel")
+@router.on_payload(DELETE_ACTION)
 async def delete_alert(ctx: TurnContext):
     ctx.session.clear()
-    try:
-        alert_id = int(ctx.payload_args[0])
-    except (IndexError, ValueError):
-        return await _listing(ctx, deleting=True)
+    tapped = take(ctx.session, ctx.message.payload, ctx.now)
+    if isinstance(tapped, Refused):
+        if tapped.reason == Reason.USED:
+            return Text(ctx.t("alerts.delete_missing"))
+        return Text(refusal_text(ctx.t, tapped.reason))
+    alert_id = tapped.params.get("alert_id")
+    if not isinstance(alert_id, int):
+        return Text(refusal_text(ctx.t, Reason.UNKNOWN))
     gone = await ctx.services.alerts.delete(user_key=ctx.user.key, alert_id=alert_id)
     if gone is None:
         return Text(ctx.t("alerts.delete_missing"))

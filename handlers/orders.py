@@ -1,44 +1,46 @@
 """Orders: "mera order hua kya" (recent orders with status), cancel an open order, modify price/quantity.
 
-Every action goes through ``engine.get_order(account, …)`` with the user's own account, so a tapped or typed
-order id of someone else simply is not found. Cancel and modify ask for a confirmation tap first.
+Every button here is bound server-side (``handlers/bound.py``): a row or button carries ``<action>:<nonce>``
+and the order it is about is looked up in the user's own session, never read from the payload. Cancel and
+modify then pass the new order's gate (``trading_flow.start_change``): PIN once a trading day, and a
+two-minute card whose Confirm alone executes the change.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from engine.api import OrderStatus, OrderType, OrderView
+from engine.api import OrderType, OrderView
+from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
+from handlers.bound import issue as bind
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import numbers_in, on_tick, rejection_text, setting, to_paise
-from handlers.trading_execute import order_text, side_word
+from handlers.trading_change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
+from handlers.trading_common import numbers_in, on_tick, setting, to_paise
+from handlers.trading_execute import OPEN_STATUSES, order_line, side_word, status_word
+from handlers.trading_flow import start_change, until_
 from locales.format import ist_time, quantity, rupees
 
 router = Router("orders")
-OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
+MANAGE, CANCEL_PICK, MODIFY_PRICE, MODIFY_QTY = "omanage", "ocancel", "omodprice", "omodqty"
+#: Payloads of the unbound era ("omodyes:<order>:<value>" acted on the values it carried): refused.
+RETIRED = ("omodyes", "ocancelyes")
 
 
-def status_word(ctx: TurnContext, order: OrderView) -> str:
-    return ctx.t(f"orders.status.{order.status.name.lower()}")
-
-
-def order_line(ctx: TurnContext, order: OrderView) -> str:
-    price = order.average_price_paise or order.price_paise or order.trigger_paise
-    shown = rupees(price) if price else ctx.t("orders.market")
-    return ctx.t("orders.line", side=side_word(ctx.t, order.side), qty=quantity(order.quantity), symbol=order.symbol,
-                 price=shown, status=status_word(ctx, order), filled=quantity(order.filled_quantity),
-                 time=ist_time(order.placed_at), order_id=order.order_id)
+def _button(ctx: TurnContext, action: str, order: OrderView) -> str:
+    """A payload bound to ``order`` for this user (reusable until it expires: it only opens a menu or a card)."""
+    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+    return bind(ctx.session, action, now=ctx.now, ttl=ttl, once=False, order_id=order.order_id).payload
 
 
 def _row(ctx: TurnContext, action: str, order: OrderView) -> ListRow:
     price = order.price_paise or order.trigger_paise
-    return ListRow(id=f"{action}:{order.order_id}",
+    return ListRow(id=_button(ctx, action, order),
                    title=ctx.t("orders.row_title", side=side_word(ctx.t, order.side), qty=quantity(order.quantity),
                                symbol=order.symbol),
                    description=ctx.t("orders.row", price=rupees(price) if price else ctx.t("orders.market"),
-                                     status=status_word(ctx, order), time=ist_time(order.placed_at)))
+                                     status=status_word(ctx.t, order), time=ist_time(order.placed_at)))
 
 
 async def _open_orders(ctx: TurnContext) -> list[OrderView]:
@@ -52,12 +54,12 @@ async def order_status(ctx: TurnContext):
     orders = sorted(await ctx.services.engine.orders(ctx.user.account), key=lambda o: o.placed_at, reverse=True)
     if not orders:
         return Text(ctx.t("orders.none"))
-    body = ctx.t("orders.recent_title") + "\n\n" + "\n".join(order_line(ctx, o) for o in orders[:limit])
+    body = ctx.t("orders.recent_title") + "\n\n" + "\n".join(order_line(ctx.t, o) for o in orders[:limit])
     open_orders = [o for o in orders if o.status in OPEN_STATUSES]
     if not open_orders:
         return Text(body)
     return [Text(body), ListReply(body=ctx.t("orders.manage_prompt"), button=ctx.t("orders.button.manage"),
-                                  rows=tuple(_row(ctx, "omanage", o) for o in open_orders[:10]))]
+                                  rows=tuple(_row(ctx, MANAGE, o) for o in open_orders[:10]))]
 
 
 @router.on_intent("cancel_order")
@@ -66,47 +68,44 @@ async def cancel_order(ctx: TurnContext):
     if not open_orders:
         return Text(ctx.t("orders.no_open"))
     return ListReply(body=ctx.t("orders.cancel_pick"), button=ctx.t("orders.button.choose"),
-                     rows=tuple(_row(ctx, "ocancel", o) for o in open_orders[:10]))
+                     rows=tuple(_row(ctx, CANCEL_PICK, o) for o in open_orders[:10]))
 
 
-async def _own_open(ctx: TurnContext) -> OrderView | None:
-    order_id = ctx.payload_args[0] if ctx.payload_args else ""
-    order = await ctx.services.engine.get_order(ctx.user.account, order_id) if order_id else None
-    return order if order is not None and order.status in OPEN_STATUSES else None
+async def _tapped_order(ctx: TurnContext) -> tuple[BoundAction, OrderView] | Text:
+    """The open order a tapped button was bound to, or the answer to give instead."""
+    tapped = take(ctx.session, ctx.message.payload, ctx.now)
+    if isinstance(tapped, Refused):
+        return Text(refusal_text(ctx.t, tapped.reason))
+    order = await ctx.services.engine.get_order(ctx.user.account, str(tapped.params.get("order_id", "")))
+    if order is None or order.status not in OPEN_STATUSES:
+        return Text(ctx.t("orders.not_open"))
+    return tapped, order
 
 
-@router.on_payload("omanage")
+@router.on_payload(MANAGE)
 async def manage(ctx: TurnContext):
-    order = await _own_open(ctx)
-    if order is None:
-        return Text(ctx.t("orders.not_open"))
-    oid = order.order_id
-    return Buttons(order_line(ctx, order), (Button(f"omodprice:{oid}", ctx.t("orders.button.modify_price")),
-                                            Button(f"omodqty:{oid}", ctx.t("orders.button.modify_qty")),
-                                            Button(f"ocancel:{oid}", ctx.t("orders.button.cancel_order"))))
+    found = await _tapped_order(ctx)
+    if isinstance(found, Text):
+        return found
+    _, order = found
+    return Buttons(order_line(ctx.t, order), (
+        Button(_button(ctx, MODIFY_PRICE, order), ctx.t("orders.button.modify_price")),
+        Button(_button(ctx, MODIFY_QTY, order), ctx.t("orders.button.modify_qty")),
+        Button(_button(ctx, CANCEL_PICK, order), ctx.t("orders.button.cancel_order"))))
 
 
-@router.on_payload("ocancel")
+@router.on_payload(CANCEL_PICK)
 async def cancel_pick(ctx: TurnContext):
-    order = await _own_open(ctx)
-    if order is None:
-        return Text(ctx.t("orders.not_open"))
-    return Buttons(ctx.t("orders.cancel_confirm", line=order_line(ctx, order)),
-                   (Button(f"ocancelyes:{order.order_id}", ctx.t("orders.button.yes_cancel")),
-                    Button("okeep", ctx.t("orders.button.keep"))))
+    found = await _tapped_order(ctx)
+    if isinstance(found, Text):
+        return found
+    return await start_change(ctx, OrderChange(order_id=found[1].order_id, kind=CANCEL))
 
 
-@router.on_payload("ocancelyes")
-async def cancel_yes(ctx: TurnContext):
-    order = await _own_open(ctx)
-    if order is None:
-        return Text(ctx.t("orders.not_open"))
-    result = await ctx.services.engine.cancel(ctx.user.account, order.order_id)
-    if result.order is not None:
-        ctx.record_order(result.order)
-    if not result.accepted:
-        return Text(ctx.t("orders.cancel_failed", reason=rejection_text(ctx.t, result.rejection)))
-    return Text(ctx.t("orders.cancelled", symbol=order.symbol, order_id=order.order_id))
+@router.on_payload(*RETIRED)
+async def retired(ctx: TurnContext):
+    """An old "Yes" button from before buttons were bound (or a crafted one): acts on nothing."""
+    return Text(refusal_text(ctx.t, Reason.UNKNOWN))
 
 
 @router.on_payload("okeep")
@@ -115,23 +114,24 @@ async def keep(ctx: TurnContext):
     return Text(ctx.t("orders.kept"))
 
 
-@router.on_payload("omodprice", "omodqty")
+@router.on_payload(MODIFY_PRICE, MODIFY_QTY)
 async def modify_start(ctx: TurnContext):
-    order = await _own_open(ctx)
-    if order is None:
-        return Text(ctx.t("orders.not_open"))
-    field = "price" if ctx.message.payload.startswith("omodprice") else "qty"
+    found = await _tapped_order(ctx)
+    if isinstance(found, Text):
+        return found
+    tapped, order = found
+    field = "price" if tapped.action == MODIFY_PRICE else "qty"
     if field == "price" and order.order_type in (OrderType.MARKET, OrderType.SL_M):
         return Text(ctx.t("orders.modify_no_price"))
-    until = ctx.now + timedelta(minutes=int(setting(ctx, "confirmation", "dialogue_minutes", 30)))
-    ctx.session.expect("modify_value", until=until, modify={"order_id": order.order_id, "field": field})
+    ctx.session.expect("modify_value", until=until_(ctx), **{MODIFY_KEY: {"order_id": order.order_id,
+                                                                         "field": field}})
     return Text(ctx.t(f"orders.modify_ask_{field}", symbol=order.symbol,
                       current=rupees(order.price_paise or 0) if field == "price" else quantity(order.quantity)))
 
 
 @router.on_awaiting("modify_value")
 async def modify_value(ctx: TurnContext):
-    spec = ctx.session.data.get("modify") or {}
+    spec = ctx.session.data.get(MODIFY_KEY) or {}
     if ctx.match.intent == "deny":
         ctx.session.clear()
         return Text(ctx.t("orders.kept"))
@@ -147,31 +147,10 @@ async def modify_value(ctx: TurnContext):
         return Text(ctx.t("orders.not_open"))
     if spec.get("field") == "price":
         quote = await ctx.services.engine.quote(order.symbol)
-        paise = on_tick(to_paise(values[0]), quote.tick_paise if quote else 1)
-        arg, shown = f"p{paise}", ctx.t("orders.new_price", price=rupees(paise))
+        change = OrderChange(order_id=order.order_id, kind=MODIFY,
+                             price_paise=on_tick(to_paise(values[0]), quote.tick_paise if quote else 1))
     else:
         if values[0] != int(values[0]):
             return Text(ctx.t("orders.modify_again"))
-        arg, shown = f"q{int(values[0])}", ctx.t("orders.new_qty", qty=quantity(int(values[0])))
-    ctx.session.clear()
-    return Buttons(ctx.t("orders.modify_confirm", line=order_line(ctx, order), change=shown),
-                   (Button(f"omodyes:{order.order_id}:{arg}", ctx.t("orders.button.yes_modify")),
-                    Button("okeep", ctx.t("orders.button.keep"))))
-
-
-@router.on_payload("omodyes")
-async def modify_yes(ctx: TurnContext):
-    order = await _own_open(ctx)
-    args = ctx.payload_args
-    if order is None or len(args) < 2 or not args[1][1:].isdigit():
-        return Text(ctx.t("orders.not_open"))
-    value = int(args[1][1:])
-    kwargs = {"price_paise": value} if args[1][0] == "p" else {"quantity": value}
-    result = await ctx.services.engine.modify(ctx.user.account, order.order_id, **kwargs)
-    if result.order is not None:
-        ctx.record_order(result.order)
-    if not result.accepted or result.order is None:
-        return Text(ctx.t("orders.modify_failed", reason=rejection_text(ctx.t, result.rejection)))
-    return Text(ctx.t("orders.modified", result=order_text(ctx.t, result.order)))
-
-
+        change = OrderChange(order_id=order.order_id, kind=MODIFY, quantity=int(values[0]))
+    return await start_change(ctx, change)

@@ -1,8 +1,10 @@
 """The confirmation card and the risk alerts it carries.
 
-The card is bound to one pending order: a random id and nonce go into the button payloads and the session,
-and the order's client_order_id is derived from them, so the same confirmation can never place two orders.
-Risk alerts are information, never advice: the user still decides.
+The card is bound to one pending action — a new order (``draft``) or a change to an open order (``change``,
+``handlers/trading_change.py``): a random id in the session, and Confirm / Cancel buttons bound to it
+(``handlers/bound.py``, payload ``tconfirm:<nonce>``). A new order's client_order_id is derived from the id
+and the confirm nonce, so the same confirmation can never place two orders. Risk alerts are information,
+never advice: the user still decides.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from typing import Any
 from collections.abc import Mapping
 
 from engine.api import Estimate, OrderType, Quote, Side
+from handlers.bound import issue
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons
 from handlers.security import trading_day
+from handlers.session import Session
 from handlers.trading_common import setting
 from handlers.trading_draft import Draft
 from locales.format import ist_datetime, quantity, rupees
@@ -30,9 +34,21 @@ def client_order_id(pending_id: str, nonce: str) -> str:
     return f"wa-{pending_id}-{nonce}"
 
 
-def new_pending(draft: Draft, now: datetime, ttl_s: int) -> dict[str, Any]:
-    return {"id": secrets.token_hex(5), "nonce": secrets.token_hex(6), "draft": draft.to_json(),
-            "expires_at": (now + timedelta(seconds=ttl_s)).isoformat()}
+def new_pending(session: Session, now: datetime, ttl_s: int, *, draft: Draft | None = None,
+                change: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A card's pending action (a new order's ``draft`` or an order ``change``), with its Confirm and Cancel
+    buttons bound in ``session`` for ``ttl_s`` seconds. ``nonce`` is the Confirm button's nonce."""
+    pid, ttl = secrets.token_hex(5), timedelta(seconds=ttl_s)
+    kind = "change" if change is not None else "order"
+    confirm = issue(session, CONFIRM_ACTION, now=now, ttl=ttl, pid=pid, kind=kind)
+    cancel = issue(session, CANCEL_ACTION, now=now, ttl=ttl, pid=pid, kind=kind)
+    pending: dict[str, Any] = {"id": pid, "nonce": confirm.nonce, "cancel": cancel.nonce, "kind": kind,
+                               "expires_at": (now + ttl).isoformat()}
+    if draft is not None:
+        pending["draft"] = draft.to_json()
+    if change is not None:
+        pending["change"] = dict(change)
+    return pending
 
 
 def pending_expired(pending: Mapping[str, Any], now: datetime) -> bool:
@@ -96,8 +112,10 @@ def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, ale
     return "\n\n".join(lines)
 
 
-def card(ctx: TurnContext, pending: Mapping[str, Any], body: str) -> Buttons:
+def card(ctx: TurnContext, pending: Mapping[str, Any], body: str, *, confirm_title: str | None = None,
+         cancel_title: str | None = None) -> Buttons:
     """FIRST button confirms, SECOND cancels (the simulator and the tests rely on that order)."""
-    pid, nonce = pending["id"], pending["nonce"]
-    return Buttons(body, (Button(f"{CONFIRM_ACTION}:{pid}:{nonce}", ctx.t("trading.button.confirm")),
-                          Button(f"{CANCEL_ACTION}:{pid}:{nonce}", ctx.t("trading.button.cancel"))))
+    return Buttons(body, (Button(f"{CONFIRM_ACTION}:{pending['nonce']}",
+                                 confirm_title or ctx.t("trading.button.confirm")),
+                          Button(f"{CANCEL_ACTION}:{pending['cancel']}",
+                                 cancel_title or ctx.t("trading.button.cancel"))))

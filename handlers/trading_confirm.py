@@ -1,18 +1,25 @@
 """The confirmation card's answers: Confirm / Cancel taps and typed "yes" / "no".
 
-A card is bound to one pending order (id + nonce in the payload and the session) and valid for two minutes.
-It is consumed before the order is placed, and the client_order_id is derived from it, so a double tap, a
-replay or a stale card can never place anything twice; each gets a truthful, polite answer instead.
+A card is bound to one pending action — a new order or a change to an open order — and valid for two
+minutes. Its buttons are bound server-side (``handlers/bound.py``): a tap is looked up in the user's session,
+so another user's, a crafted or a replayed payload finds nothing to act on. The card is consumed before
+anything executes, and a new order's client_order_id is derived from it, so a double tap, a replay or a
+stale card can never act twice; each gets a truthful, polite answer instead.
 """
 
 from __future__ import annotations
 
+from typing import Any
+from collections.abc import Mapping
+
 from engine.api import Tier
+from handlers.bound import Reason, Refused, refusal_text, spend, take
 from handlers.context import TurnContext
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import looks_like_pin_attempt
 from handlers.trading_card import CANCEL_ACTION, CONFIRM_ACTION, PENDING_KEY, client_order_id, pending_expired
+from handlers.trading_change import OrderChange, execute_change
 from handlers.trading_draft import Draft
 from handlers.trading_execute import log_pro_order, outcome_text, receipt_job
 from handlers.trading_flow import cancel_dialogue, no, restart, start_order, yes
@@ -23,27 +30,33 @@ LAST_KEY = "last_confirmed"   # the card executed last, so a second "yes" is ans
 
 async def _confirm(ctx: TurnContext, *, pro: bool):
     pending = ctx.session.data.get(PENDING_KEY)
-    args = ctx.payload_args
     last = ctx.session.data.get(LAST_KEY) or {}
     if ctx.message.payload is not None:
-        pid, nonce = (args + ("", ""))[:2]
+        tapped = take(ctx.session, ctx.message.payload, ctx.now)
+        if isinstance(tapped, Refused):
+            return await _refused(ctx, tapped, pending)
+        card = {"id": str(tapped.params.get("pid")), "nonce": tapped.nonce, "kind": tapped.params.get("kind")}
     elif pending:
-        pid, nonce = pending["id"], pending["nonce"]
+        card = {"id": pending["id"], "nonce": pending["nonce"], "kind": pending.get("kind")}
     elif last:
-        return await _already_or_stale(ctx, str(last.get("id")), str(last.get("nonce")))   # a second "yes"
+        return await _already_or_stale(ctx, last)           # a second "yes"
     else:
         return Text(ctx.t("trading.confirm.nothing"))
-    if not pending or pending.get("id") != pid or pending.get("nonce") != nonce:
-        return await _already_or_stale(ctx, pid, nonce)
+    if not pending or pending.get("id") != card["id"] or pending.get("nonce") != card["nonce"]:
+        return await _already_or_stale(ctx, card)
     if pending_expired(pending, ctx.now):
-        ctx.session.clear()
-        return Text(ctx.t("trading.confirm.expired"))
-    draft = Draft.from_json(pending["draft"])
-    ctx.session.clear()           # consumed before placing: a second tap can never reach the engine via this card
-    ctx.session.data[LAST_KEY] = {"id": pid, "nonce": nonce}
+        return _expired(ctx, pending)
+    spend(ctx.session, card["nonce"])   # a typed "yes" answers the card: its Confirm button is used too
+    change = OrderChange.from_json(pending.get("change"))
+    draft = Draft.from_json(pending.get("draft"))
+    ctx.session.clear()           # consumed before acting: a second tap can never reach the engine via this card
+    ctx.session.data[LAST_KEY] = card
+    if change is not None:
+        return await execute_change(ctx, change)
     if draft is None:
         return Text(ctx.t("trading.confirm.nothing"))
-    request = draft.request(account=ctx.user.account, client_order_id=client_order_id(pid, nonce), tier=ctx.tier)
+    request = draft.request(account=ctx.user.account, client_order_id=client_order_id(card["id"], card["nonce"]),
+                            tier=ctx.tier)
     result = await ctx.services.engine.place(request)
     if result.order is not None:
         ctx.record_order(result.order)
@@ -57,9 +70,32 @@ async def _confirm(ctx: TurnContext, *, pro: bool):
     return replies
 
 
-async def _already_or_stale(ctx: TurnContext, pid: str, nonce: str):
+def _expired(ctx: TurnContext, pending: Mapping[str, Any]):
+    ctx.session.clear()
+    return Text(ctx.t("orders.change_expired" if pending.get("kind") == "change" else "trading.confirm.expired"))
+
+
+async def _refused(ctx: TurnContext, refused: Refused, pending: Mapping[str, Any] | None):
+    """A Confirm payload this user's session does not hold as live: answer truthfully, execute nothing."""
+    was = refused.was
+    if refused.reason == Reason.USED and was is not None:
+        return await _already_or_stale(ctx, {"id": str(was.params.get("pid")), "nonce": was.nonce,
+                                             "kind": was.params.get("kind")}, replayed=True)
+    if refused.reason == Reason.EXPIRED and was is not None:
+        if pending and pending.get("id") == was.params.get("pid"):
+            return _expired(ctx, pending)
+        return Text(ctx.t("orders.change_expired" if was.params.get("kind") == "change"
+                          else "trading.confirm.expired"))
+    return Text(ctx.t("trading.confirm.stale"))
+
+
+async def _already_or_stale(ctx: TurnContext, card: Mapping[str, Any], *, replayed: bool = False):
     """A replayed, double-tapped or outdated confirmation: say what is true and execute nothing."""
-    coid = client_order_id(pid, nonce)
+    if card.get("kind") == "change":
+        if replayed or ctx.message.payload is None:
+            return Text(ctx.t("orders.change_already"))
+        return Text(refusal_text(ctx.t, Reason.UNKNOWN))
+    coid = client_order_id(str(card.get("id")), str(card.get("nonce")))
     for order in await ctx.services.engine.orders(ctx.user.account):
         if order.client_order_id == coid:
             return Text(ctx.t("trading.confirm.already_done", order_id=order.order_id,
@@ -102,10 +138,13 @@ async def _confirmation_text(ctx: TurnContext, *, pro: bool):
 
 @router.on_payload(CANCEL_ACTION)
 async def cancel_tap(ctx: TurnContext):
+    tapped = take(ctx.session, ctx.message.payload, ctx.now)
+    if isinstance(tapped, Refused):
+        return Text(refusal_text(ctx.t, tapped.reason))
     pending = ctx.session.data.get(PENDING_KEY)
-    pid = ctx.payload_args[0] if ctx.payload_args else ""
-    if not pending or pending.get("id") != pid:
+    if not pending or pending.get("id") != tapped.params.get("pid"):
         return Text(ctx.t("trading.confirm.cancel_stale"))
+    spend(ctx.session, str(pending.get("nonce")))       # the card is answered: its Confirm is spent too
     return cancel_dialogue(ctx)
 
 

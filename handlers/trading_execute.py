@@ -1,4 +1,5 @@
-"""Placing a confirmed order and telling the user what happened: fill, resting order, AMO or rejection.
+"""Placing a confirmed order and telling the user what happened: fill, resting order, AMO or rejection; the
+one-line description of an order used by the order lists and the change card.
 
 For PRO users the order is logged with the receipts service at acceptance, the fill summary goes out at
 once, and each fill's ZK receipt follows through ``ctx.defer`` (proofs take a moment to compute).
@@ -18,13 +19,27 @@ from handlers.replies import Document, Reply, Text
 from handlers.trading_common import pseudonym, rejection_text
 from handlers.users import User
 from locales.catalog import Translator
-from locales.format import ist_datetime, quantity, rupees
+from locales.format import ist_datetime, ist_time, quantity, rupees
 
 log = structlog.get_logger("gridworks.trading")
+#: Orders that can still be changed or cancelled.
+OPEN_STATUSES = (OrderStatus.OPEN, OrderStatus.TRIGGER_PENDING)
 
 
 def side_word(t: Translator, side: Side) -> str:
     return t("trading.side.buy" if side == Side.BUY else "trading.side.sell")
+
+
+def status_word(t: Translator, order: OrderView) -> str:
+    return t(f"orders.status.{order.status.name.lower()}")
+
+
+def order_line(t: Translator, order: OrderView) -> str:
+    price = order.average_price_paise or order.price_paise or order.trigger_paise
+    shown = rupees(price) if price else t("orders.market")
+    return t("orders.line", side=side_word(t, order.side), qty=quantity(order.quantity), symbol=order.symbol,
+             price=shown, status=status_word(t, order), filled=quantity(order.filled_quantity),
+             time=ist_time(order.placed_at), order_id=order.order_id)
 
 
 def outcome_text(t: Translator, result: OrderResult) -> str:

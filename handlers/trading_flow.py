@@ -1,13 +1,15 @@
 """The order flow's engine room: ask the next missing slot, gate on the PIN, show the confirmation card.
 
-Shared by the entry and slot handlers (``handlers/trading.py``), the PIN handlers (``trading_pin.py``) and
-the confirmation handlers (``trading_confirm.py``). The half-built order lives in the session as ``draft``;
-the card's pending order as ``pending``.
+Shared by the entry and slot handlers (``handlers/trading.py``), the PIN handlers (``trading_pin.py``), the
+confirmation handlers (``trading_confirm.py``) and order changes (``handlers/orders.py``). The half-built
+order lives in the session as ``draft``, a change to an open order as ``change``; the card's pending action as
+``pending``. A new order and a change pass the same gate: PIN once a trading day, then a card.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, Awaitable, Callable
 
 from engine.api import Side
 from handlers.context import TurnContext
@@ -15,6 +17,7 @@ from handlers.quotes import pick_symbol
 from handlers.replies import Button, Buttons, Text
 from handlers.security import has_pin, locked_until, verified_today
 from handlers.trading_card import PENDING_KEY, card, card_body, new_pending, risk_alerts
+from handlers.trading_change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
 from handlers.trading_common import rejection_text, said_no, said_yes, setting
 from handlers.trading_draft import DRAFT_KEY, Draft, from_entities, missing_slot
 from locales.format import ist_time, quantity, rupees
@@ -32,8 +35,14 @@ def draft_of(ctx: TurnContext) -> Draft | None:
 
 
 def ask(ctx: TurnContext, state: str, draft: Draft) -> None:
-    ctx.session.data.pop(PENDING_KEY, None)
-    ctx.session.expect(state, until=until_(ctx), **{DRAFT_KEY: draft.to_json()})
+    _wait(ctx, state, DRAFT_KEY, draft.to_json())
+
+
+def _wait(ctx: TurnContext, state: str, key: str, value: Any) -> None:
+    """Await ``state`` with ``value`` (a draft or a change) as the one thing in progress."""
+    for stale in (PENDING_KEY, DRAFT_KEY, CHANGE_KEY, MODIFY_KEY):
+        ctx.session.data.pop(stale, None)
+    ctx.session.expect(state, until=until_(ctx), **{key: value})
 
 
 async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
@@ -77,18 +86,45 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
 
 
 async def _pin_or_card(ctx: TurnContext, draft: Draft, quote=None):
+    return await _gate(ctx, DRAFT_KEY, draft.to_json(), lambda: show_card(ctx, draft, quote))
+
+
+async def start_change(ctx: TurnContext, change: OrderChange):
+    """Change or cancel an open order: the same PIN gate and card as a new order."""
+    return await _gate(ctx, CHANGE_KEY, change.to_json(), lambda: show_change_card(ctx, change))
+
+
+async def _gate(ctx: TurnContext, key: str, value: Any, show: Callable[[], Awaitable[list]]):
+    """Locked → say so; no PIN yet → choose one; not verified today → ask it; else ``show()`` the card.
+    ``value`` waits in the session under ``key`` while the PIN is asked."""
     profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
     until = locked_until(profile, ctx.now)
     if until is not None:
         ctx.session.clear()
         return [Text(ctx.t("trading.pin.locked", time=ist_time(until)))]
     if not has_pin(profile):
-        ask(ctx, "pin_setup", draft)
+        _wait(ctx, "pin_setup", key, value)
         return [Text(ctx.t("trading.pin.setup_needed"))]
     if not verified_today(profile, ctx.now):
-        ask(ctx, "pin", draft)
+        _wait(ctx, "pin", key, value)
         return [Text(ctx.t("trading.pin.enter"))]
-    return await show_card(ctx, draft, quote)
+    return await show()
+
+
+def waiting_for_pin(ctx: TurnContext) -> bool:
+    """Is an order or a change waiting behind the PIN?"""
+    return bool(ctx.session.data.get(DRAFT_KEY) or ctx.session.data.get(CHANGE_KEY))
+
+
+async def after_pin(ctx: TurnContext) -> list:
+    """The PIN is fine: show the card of what waited for it (nothing waited: an empty list)."""
+    draft = draft_of(ctx)
+    if draft is not None:
+        return await show_card(ctx, draft)
+    change = change_of(ctx)
+    if change is not None:
+        return await show_change_card(ctx, change)
+    return []
 
 
 async def show_card(ctx: TurnContext, draft: Draft, quote=None):
@@ -101,7 +137,7 @@ async def show_card(ctx: TurnContext, draft: Draft, quote=None):
         return [Text(ctx.t("trading.result.rejected", reason=rejection_text(ctx.t, estimate.rejection)))]
     alerts = await risk_alerts(ctx, draft, estimate, quote)
     ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
-    pending = new_pending(draft, ctx.now, ttl)
+    pending = new_pending(ctx.session, ctx.now, ttl, draft=draft)
     ctx.session.expect("confirmation", until=until_(ctx), **{PENDING_KEY: pending})
     ctx.session.data.pop(DRAFT_KEY, None)
     name = quote.name if quote else draft.symbol
@@ -149,5 +185,8 @@ def no(ctx: TurnContext) -> bool:
 
 
 def cancel_dialogue(ctx: TurnContext):
+    """"No" to a card or a PIN prompt: nothing happens (a change: the order stays as it is)."""
+    pending = ctx.session.data.get(PENDING_KEY) or {}
+    changing = ctx.session.data.get(CHANGE_KEY) or pending.get("change")
     ctx.session.clear()
-    return Text(ctx.t("trading.cancelled"))
+    return Text(ctx.t("orders.kept" if changing else "trading.cancelled"))

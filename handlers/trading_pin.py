@@ -1,4 +1,5 @@
-"""Trading PIN conversations: choose a PIN (once), enter it (once per trading day, before the first order).
+"""Trading PIN conversations: choose a PIN (once), enter it (once per trading day, before the first order or
+order change).
 
 Policy (hashing, attempts, lockout) lives in ``handlers/security.py``; these handlers only talk. A PIN is
 never echoed, logged or stored in the session; the onboarding gate also keeps it out of the trace.
@@ -14,8 +15,7 @@ from handlers.router import UNHANDLED, Router
 from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, looks_like_pin_attempt, set_pin
 from handlers.security import valid_pin_format, weak_pin
 from handlers.trading_common import update_profile
-from handlers.trading_draft import DRAFT_KEY
-from handlers.trading_flow import cancel_dialogue, draft_of, elsewhere, no, restart, show_card, start_order
+from handlers.trading_flow import after_pin, cancel_dialogue, elsewhere, no, restart, start_order, waiting_for_pin
 from locales.format import ist_time
 
 router = Router("trading.pin")
@@ -28,7 +28,7 @@ async def pin_setup_answer(ctx: TurnContext):
     if not looks_like_pin_attempt(ctx.text):
         if no(ctx):
             return cancel_dialogue(ctx)
-        if ctx.session.data.get(DRAFT_KEY) or not elsewhere(ctx):
+        if waiting_for_pin(ctx) or not elsewhere(ctx):
             return again
         ctx.session.clear()       # no order waiting and clearly another question: ask for a PIN when they trade
         return UNHANDLED
@@ -40,16 +40,14 @@ async def pin_setup_answer(ctx: TurnContext):
         return again
     await update_profile(ctx.services, ctx.user.key, changes)
     done = Text(ctx.t("trading.pin.set_ok"))
-    draft = draft_of(ctx)
-    if draft is None:
+    if not waiting_for_pin(ctx):
         ctx.session.clear()
         return [done, Text(ctx.t("trading.pin.set_next"))]
-    return [done, *await show_card(ctx, draft)]
+    return [done, *await after_pin(ctx)]
 
 
 @router.on_awaiting("pin")
 async def pin_answer(ctx: TurnContext):
-    draft = draft_of(ctx)
     if not looks_like_pin_attempt(ctx.text):
         if no(ctx):
             return cancel_dialogue(ctx)
@@ -68,7 +66,7 @@ async def pin_answer(ctx: TurnContext):
         return Text(ctx.t("trading.pin.locked", time=ist_time(outcome.locked_until or ctx.now)))
     if outcome.result == PinCheck.WRONG:
         return Text(ctx.t("trading.pin.wrong", left=outcome.attempts_left))
-    if draft is None:
+    if not waiting_for_pin(ctx):
         ctx.session.clear()
         return Text(ctx.t("trading.pin.ok"))
-    return await show_card(ctx, draft)
+    return await after_pin(ctx)

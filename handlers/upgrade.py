@@ -5,6 +5,10 @@ Plans and the trial come from ``config/plans.toml``; per-order brokerage is the 
 the end of a plan is enforced twice — by :func:`on_tick` (pushes a reminder 3 days before a trial ends
 and the expiry notice) and by the SubscriptionCheck middleware (before routing, so the tier is right
 even when no tick ran). Both go through :func:`expire_if_due`, which is idempotent.
+
+The plan rows and the pay button are bound server-side (``handlers/bound.py``): a tap names a plan the
+server offered this user (the pay button: once, and only while its card is the open dialogue), never a plan
+id taken from the payload.
 """
 
 from __future__ import annotations
@@ -14,10 +18,13 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 from engine.api import Tier
+from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
+from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
 from handlers.middlewares.subscription import push_reply
 from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
+from handlers.trading_common import setting
 from handlers.users import User
 from locales.format import ist_date, rupees
 
@@ -26,6 +33,9 @@ router = Router("upgrade")
 PLAN = "plan"              # profile key: {"id", "until", "reminded"}
 TRIAL_USED = "trial_used"  # profile key: the free trial is once per user
 TRIAL = "trial"
+PICK_ACTION = "plan"
+PAY_ACTION = "planpay"
+PAY_MINUTES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +92,17 @@ def plan_name(t, plan_id: str) -> str:
 def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial: bool = True,
           **params: Any) -> ListReply:
     t, book = ctx.t, PlanBook.from_config(ctx.services.config)
+    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+
+    def row_id(plan_id: str) -> str:
+        return bind(ctx.session, PICK_ACTION, now=ctx.now, ttl=ttl, once=False, plan=plan_id).payload
+
     rows: list[ListRow] = []
     if with_trial and not ctx.user.profile.get(TRIAL_USED):
-        rows.append(ListRow(id=f"plan:{TRIAL}", title=t("upgrade.trial.title", days=book.trial_days),
+        rows.append(ListRow(id=row_id(TRIAL), title=t("upgrade.trial.title", days=book.trial_days),
                             description=t("upgrade.trial.description", days=book.trial_days)))
     for plan in book.plans:
-        rows.append(ListRow(id=f"plan:{plan.id}", title=t("upgrade.plan.row", name=plan_name(t, plan.id),
+        rows.append(ListRow(id=row_id(plan.id), title=t("upgrade.plan.row", name=plan_name(t, plan.id),
                                                           price=price(plan.price_paise)),
                             description=t(f"upgrade.plan.{plan.id}.description")))
     return ListReply(body=t(intro_key, **order_pricing(ctx.services.config), **params), button=t("upgrade.offer.button"),
@@ -123,9 +138,17 @@ async def show_status(ctx: TurnContext):
     return Text(ctx.t("upgrade.status.paid", plan=plan_name(ctx.t, state["id"]), date=until))
 
 
-@router.on_payload("plan", tier=Tier.LITE)
+def _picked(ctx: TurnContext) -> BoundAction | Text:
+    tapped = take(ctx.session, ctx.message.payload, ctx.now)
+    return Text(refusal_text(ctx.t, tapped.reason)) if isinstance(tapped, Refused) else tapped
+
+
+@router.on_payload(PICK_ACTION, tier=Tier.LITE)
 async def pick_plan(ctx: TurnContext):
-    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    picked = _picked(ctx)
+    if isinstance(picked, Text):
+        return [picked, offer(ctx)]         # a fresh offer to pick from (showing it changes nothing)
+    plan_id = str(picked.params.get("plan"))
     book = PlanBook.from_config(ctx.services.config)
     if plan_id == TRIAL:
         if ctx.user.profile.get(TRIAL_USED):
@@ -135,9 +158,12 @@ async def pick_plan(ctx: TurnContext):
     return _pay_card(ctx, book, plan_id)
 
 
-@router.on_payload("plan", tier=Tier.PRO)
+@router.on_payload(PICK_ACTION, tier=Tier.PRO)
 async def pick_plan_pro(ctx: TurnContext):
-    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    picked = _picked(ctx)
+    if isinstance(picked, Text):
+        return picked
+    plan_id = str(picked.params.get("plan"))
     state = _plan_state(ctx.user)
     if plan_id == TRIAL or (state is not None and state["id"] != TRIAL) or state is None:
         return Text(ctx.t("upgrade.already_pro"))
@@ -148,20 +174,28 @@ def _pay_card(ctx: TurnContext, book: PlanBook, plan_id: str):
     plan = book.get(plan_id)
     if plan is None:
         return [Text(ctx.t("upgrade.unknown_plan")), offer(ctx)]
-    ctx.session.expect("payment", until=ctx.now + timedelta(minutes=10), plan=plan.id)
+    ttl = timedelta(minutes=PAY_MINUTES)
+    button = bind(ctx.session, PAY_ACTION, now=ctx.now, ttl=ttl, plan=plan.id)
+    ctx.session.expect("payment", until=ctx.now + ttl, plan=plan.id, pay=button.nonce)
     amount = price(plan.price_paise)
     return Buttons(ctx.t("upgrade.pay.confirm", plan=plan_name(ctx.t, plan.id), price=amount, days=plan.days),
-                   (Button(f"planpay:{plan.id}", ctx.t("upgrade.button.pay", price=amount)),
+                   (Button(button.payload, ctx.t("upgrade.button.pay", price=amount)),
                     Button("plancancel", ctx.t("upgrade.button.cancel"))))
 
 
-@router.on_payload("planpay")
+@router.on_payload(PAY_ACTION)
 async def pay(ctx: TurnContext):
-    plan_id = ctx.payload_args[0] if ctx.payload_args else ""
+    """Pay: the bound button of the pay card that is still the open dialogue (cancelled or replaced: stale)."""
+    tapped = take(ctx.session, ctx.message.payload, ctx.now)
+    if isinstance(tapped, Refused):
+        return Text(ctx.t("upgrade.pay.stale") if tapped.reason != Reason.USED
+                    else refusal_text(ctx.t, tapped.reason))
+    plan_id = str(tapped.params.get("plan"))
     plan = PlanBook.from_config(ctx.services.config).get(plan_id)
-    pending = ctx.session.data.get("plan") if ctx.session.awaiting == "payment" else None
+    open_card = ctx.session.awaiting == "payment" and ctx.session.data.get("pay") == tapped.nonce \
+        and ctx.session.data.get("plan") == plan_id
     ctx.session.clear()
-    if plan is None or pending != plan_id:
+    if plan is None or not open_card:
         return Text(ctx.t("upgrade.pay.stale"))
     until = await _activate(ctx, plan.id, plan.days)
     return Text(ctx.t("upgrade.paid.started", plan=plan_name(ctx.t, plan.id), date=ist_date(until),

@@ -70,6 +70,15 @@ async def _onboard(channel: ConsoleChannel, user: str, pin: str = "975310") -> N
     assert trace["awaiting"] is None and "PIN set" in trace["replies"][0]["text"]
 
 
+async def _start_trial(channel: ConsoleChannel, user: str) -> None:
+    """Tap the free-trial row of the plans the bot offers (row ids are bound: tapped, never typed)."""
+    offer = await channel.turn(user, text="upgrade")
+    row = next(r["id"] for reply in offer["replies"] for r in (reply.get("rows") or [])
+               if r["title"].startswith("Free"))
+    started = await channel.turn(user, button=row)
+    assert "trial is on" in started["replies"][0]["text"]
+
+
 def _card_payload(trace: dict[str, Any]) -> str:
     buttons = [b for r in trace["replies"] for b in (r.get("buttons") or [])]
     assert trace["awaiting"] == "confirmation" and buttons[0]["id"].startswith("tconfirm:")
@@ -103,7 +112,9 @@ async def test_the_same_confirmation_tapped_twice_places_one_order(db, tmp_path:
         assert second["orders"] == [] and "already placed" in second["replies"][0]["text"]
         orders = await runtime.engine.orders(user)
         assert len(orders) == 1 and orders[0].quantity == 3
-        assert orders[0].client_order_id == "wa-" + "-".join(payload.split(":")[1:])
+        # the client id derives from the confirmation: the card's pending id and its Confirm button's nonce
+        assert orders[0].client_order_id.startswith("wa-") and orders[0].client_order_id.endswith(
+            "-" + payload.split(":")[1])
     finally:
         await runtime.close()
 
@@ -122,7 +133,7 @@ async def test_another_user_cannot_use_my_confirmation_or_see_my_orders(db, tmp_
         order_id = placed["orders"][0]["id"]
         peek = await channel.turn(theirs, button=f"omanage:{order_id}")
         cancel = await channel.turn(theirs, button=f"ocancelyes:{order_id}")
-        assert "not open" in peek["replies"][0]["text"] and cancel["orders"] == []
+        assert "can't act on that button" in peek["replies"][0]["text"] and cancel["orders"] == []
         status = await channel.turn(theirs, text="order status")
         assert "no orders yet" in status["replies"][0]["text"]
     finally:
@@ -148,8 +159,7 @@ async def test_pro_fill_receipt_verifies_by_id_and_tampering_is_caught(db, tmp_p
     try:
         user = "919800005206"
         await _onboard(channel, user)
-        await channel.turn(user, text="upgrade")
-        await channel.turn(user, button="plan:trial")
+        await _start_trial(channel, user)
         done = await channel.turn(user, button=_card_payload(await channel.turn(user, text="buy 2 TCS at market")))
         docs = [r for r in done["replies"] if r["type"] == "document"]
         assert docs and docs[0]["filename"].startswith("R-")
@@ -196,8 +206,7 @@ async def test_pro_amo_fill_is_pushed_with_its_receipt_when_the_market_opens(db,
         await channel.turn(user, button="onb_lang:en")
         await channel.turn(user, button="onb_consent:yes")
         await channel.turn(user, text="975310")
-        await channel.turn(user, text="upgrade")
-        await channel.turn(user, button="plan:trial")
+        await _start_trial(channel, user)
         amo = await channel.turn(user, button=_card_payload(await channel.turn(user, text="buy 2 TCS at market")))
         assert amo["orders"][0]["is_amo"] and not [r for r in amo["replies"] if r["type"] == "document"]
         monday = await channel.turn(user, text="order status", at=datetime(2026, 11, 30, 10, 0, tzinfo=IST))
