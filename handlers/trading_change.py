@@ -95,10 +95,10 @@ def _applied(order: OrderView, change: OrderChange) -> bool:
         (change.price_paise is None or order.price_paise == change.price_paise)
 
 
-def _done(t: Translator, order: OrderView, change: OrderChange) -> Text:
+def _done(ctx: TurnContext, order: OrderView, change: OrderChange) -> Text:
     if change.kind == CANCEL:
-        return Text(t("orders.cancelled", symbol=order.symbol, order_id=order.order_id))
-    return Text(t("orders.modified", result=order_text(t, order)))
+        return Text(ctx.t("orders.cancelled", symbol=order.symbol, order_id=order.order_id))
+    return Text(ctx.t("orders.modified", result=order_text(ctx.t, order, now=ctx.now)))
 
 
 async def execute_change(ctx: TurnContext, change: OrderChange) -> list[Reply]:
@@ -106,7 +106,7 @@ async def execute_change(ctx: TurnContext, change: OrderChange) -> list[Reply]:
     t, engine, account = ctx.t, ctx.services.engine, ctx.user.account
     order = await engine.get_order(account, change.order_id)
     if order is not None and ctx.retry and _applied(order, change):
-        return [_done(t, order, change)]     # our own retry after a crash: the first attempt got through
+        return [_done(ctx, order, change)]     # our own retry after a crash: the first attempt got through
     if order is None or order.status not in OPEN_STATUSES:
         return [Text(t("orders.not_open"))]
     if change.kind == CANCEL:
@@ -119,4 +119,4 @@ async def execute_change(ctx: TurnContext, change: OrderChange) -> list[Reply]:
     if not result.accepted or result.order is None:
         key = "orders.cancel_failed" if change.kind == CANCEL else "orders.modify_failed"
         return [Text(t(key, reason=rejection_text(t, result.rejection)))]
-    return [_done(t, result.order, change)]
+    return [_done(ctx, result.order, change)]

@@ -8,6 +8,7 @@ once, and each fill's ZK receipt follows through ``ctx.defer`` (proofs take a mo
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -51,7 +52,8 @@ def outcome_text(t: Translator, result: OrderResult) -> str:
     return order_text(t, order)
 
 
-def order_text(t: Translator, order: OrderView) -> str:
+def order_text(t: Translator, order: OrderView, *, now: datetime | None = None) -> str:
+    """``now`` (when known): an after-market order already sent to the exchange reads as a resting one."""
     side = side_word(t, order.side)
     if order.status == OrderStatus.COMPLETE or order.filled_quantity:
         key = "trading.result.filled" if order.status == OrderStatus.COMPLETE else "trading.result.partial"
@@ -59,7 +61,7 @@ def order_text(t: Translator, order: OrderView) -> str:
         return t(key, side=side, qty=quantity(order.filled_quantity), total=quantity(order.quantity),
                  symbol=order.symbol, price=rupees(avg), value=rupees(avg * order.filled_quantity),
                  charges=rupees(order.charges.total), order_id=order.order_id)
-    if order.is_amo:
+    if order.is_amo and (now is None or order.release_at is None or order.release_at > now):
         when = ist_datetime(order.release_at) if order.release_at else t("trading.card.next_open")
         return t("trading.result.amo", side=side, qty=quantity(order.quantity), symbol=order.symbol, when=when,
                  order_id=order.order_id)
