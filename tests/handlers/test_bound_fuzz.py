@@ -2,7 +2,8 @@
 through the real dispatcher, engine and SQL stores, and assert that no state changed: orders in the engine,
 alerts, tier and plan, cash — for the sender and for the other user.
 
-The world: two users on SQLite. ``A`` has a resting order, an alert, a plan card shown and an open
+First a sweep sends every prefix bare and with the values an attacker tries first (a real order id with a new
+quantity, an alert id, "trial"); then hypothesis explores. The world: two users on SQLite. ``A`` has a resting order, an alert, a plan card shown and an open
 confirmation card; ``B`` has their own order, alert, open card and a paid plan. Each example is one tap by A or
 B; afterwards both sessions (and a language or handoff a harmless payload may have switched) are put back, so
 every example meets the same world.
@@ -166,6 +167,28 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
                         await w.services.users.update(u, language=saved["user"].language,
                                                       profile_changes={HANDOFF: None})
 
+            def send(sender: str, payload: str, kind: str) -> None:
+                if payload in book.live[sender]:
+                    stats["live_skipped"] += 1  # a button this user may really tap (e.g. a plain "plancancel")
+                    return
+                trace = runner.run(w.channel.turn(sender, button=payload, at=NOW))
+                stats["taps"] += 1
+                stats[kind] += 1
+                after = {u: runner.run(w.state(u)) for u in (A, B)}
+                changed = [u for u in (A, B) if after[u] != world[u]["state"]]
+                stats["state_changes"] += bool(changed)
+                stats["errors"] += trace["status"] == "error"
+                runner.run(restore())
+                assert trace["status"] != "error", (payload, trace)
+                assert trace["replies"] and trace["orders"] == [], (payload, trace)
+                assert not changed, (kind, sender, payload, text(trace))
+
+            # every prefix at least once, bare and with the values an attacker would try first
+            for prefix in all_prefixes:
+                for value in (None, ids["orders"][0], f"{ids['orders'][0]}:q40", ids["alerts"][0], "trial",
+                              "0123456789abcdef"):
+                    send(A, prefix if value is None else f"{prefix}:{value}", "sweep")
+
             @settings(max_examples=EXAMPLES, deadline=None, database=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
             @given(st.data())
@@ -186,25 +209,14 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
                 else:
                     pool = sorted(book.live[sender] | book.used[sender] | book.expired[sender])
                     payload = _tamper(data.draw(st.sampled_from(pool)), data.draw(st.integers(0, 4)), prefixes)
-                if payload in book.live[sender]:
-                    return                      # (a tamper that happens to give back a live button: a real tap)
-                trace = runner.run(w.channel.turn(sender, button=payload, at=NOW))
-                stats["taps"] += 1
-                stats[kind] += 1
-                after = {u: runner.run(w.state(u)) for u in (A, B)}
-                changed = [u for u in (A, B) if after[u] != world[u]["state"]]
-                stats["state_changes"] += bool(changed)
-                stats["errors"] += trace["status"] == "error"
-                runner.run(restore())
-                assert trace["status"] != "error", (payload, trace)
-                assert trace["replies"] and trace["orders"] == [], (payload, trace)
-                assert not changed, (kind, sender, payload, text(trace))
+                send(sender, payload, kind)
 
             tap()
         finally:
             runner.run(w.close())
             runner.run(db.dispose())
     assert stats["state_changes"] == 0 and stats["errors"] == 0
+    assert stats["sweep"] + stats["live_skipped"] >= 6 * len(all_prefixes) and stats["sweep"] > 150
     assert all(stats[k] for k in ("crafted", "replayed", "other_user", "expired", "tampered")), stats
     if FUZZ_EXAMPLES:
         with capsys.disabled():
