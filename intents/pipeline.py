@@ -4,22 +4,30 @@ Stages (all in memory, no I/O after :meth:`IntentPipeline.load`): normalise and 
 receipts) → detect the language → classify the masked text with the trained spaCy textcat → extract the
 entities the intent needs → gate on confidence and safety. ``aclassify`` may additionally ask an optional
 LLM about low-confidence messages; its answer goes through the same entity rules and gating.
+
+Hostile input must not be able to stall the server: every entry point reads at most ``max_chars``
+characters (:mod:`intents.clip`), and ``aclassify`` runs texts of ``offload_chars`` or more off the event
+loop (:mod:`intents.offload`: a child process by default). Shorter texts cost less inline (about 2 ms at
+200 characters) than a round trip to the child (about 1 ms plus the wait), so they stay on the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
 
 import structlog
 
+from intents.clip import MAX_CHARS, clip
 from intents.entities import EntityExtractor
 from intents.features import Analysed, analyse
 from intents.fuzzy import FuzzyIndex
 from intents.gating import GatePolicy, decide
 from intents.langid import LanguageIdentifier
 from intents.lexicon import DATA_DIR, Lexicon, build_lexicon
+from intents.offload import ProcessOffload, ThreadOffload
 from intents.scan import Scanner
 from intents.text import mentions
 from intents.topics import TIPS, TopicIndex
@@ -31,13 +39,22 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+#: ``aclassify`` runs texts at least this long off the event loop (see the module docstring).
+OFFLOAD_CHARS = 200
+Offload = Literal["process", "thread", "inline"]
+
 
 class IntentPipeline:
     def __init__(self, *, nlp: Any, lexicon: Lexicon, vocabulary: Iterable[str],
                  langid_counts: dict[str, dict[str, int]], memory: dict[str, str],
                  llm: LLMFallback | None = None, policy: GatePolicy = GatePolicy(),
                  model_dir: Path | None = None, markers: dict[str, list[str]] | None = None,
-                 topics: TopicIndex | None = None) -> None:
+                 topics: TopicIndex | None = None, data_dir: Path | None = None,
+                 max_chars: int | None = MAX_CHARS, offload: Offload = "process",
+                 offload_chars: int = OFFLOAD_CHARS) -> None:
+        """``max_chars`` None reads whole texts, and ``offload="inline"`` classifies on the caller's thread:
+        both only for measuring what they protect against. A process needs ``model_dir`` and ``data_dir``
+        (the child loads the same model, as :meth:`load` does); without them texts go to a thread."""
         self.nlp = nlp
         self.textcat = nlp.get_pipe("textcat") if nlp is not None else None
         self.tokenizers = M.make_tokenizers()
@@ -52,12 +69,22 @@ class IntentPipeline:
         self.veto = lexicon.word_set("veto_objects") | lexicon.word_set("product_words")
         self.foreign = lexicon.word_set("foreign_services")
         self.topics = topics if topics is not None else TopicIndex.load()
+        self.data_dir = data_dir
+        self.max_chars = max_chars
+        self.offload_chars = offload_chars
+        self.offload: ProcessOffload | ThreadOffload | None = None
+        if offload != "inline":
+            thread = ThreadOffload(self.classify)
+            self.offload = thread
+            if offload == "process" and model_dir is not None and data_dir is not None:
+                self.offload = ProcessOffload(self, fallback=thread)
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
     def load(cls, *, llm: LLMFallback | None = None, model_dir: Path | None = None,
-             data_dir: Path = DATA_DIR, retrain: bool = False) -> IntentPipeline:
-        """Load the cached model; train it first (deterministically, offline) when it is missing."""
+             data_dir: Path = DATA_DIR, retrain: bool = False, **options: Any) -> IntentPipeline:
+        """Load the cached model; train it first (deterministically, offline) when it is missing.
+        ``options``: ``max_chars``, ``offload``, ``offload_chars`` (see the constructor)."""
         import spacy
 
         import intents.textcat_arch  # noqa: F401 - registers the architecture before spacy.load
@@ -74,7 +101,12 @@ class IntentPipeline:
         nlp = spacy.load(target / "textcat") if meta.get("trained") else None
         return cls(nlp=nlp, lexicon=build_lexicon(data_dir), vocabulary=meta["vocabulary"],
                    langid_counts=meta["langid"], memory=meta["memory"], llm=llm, model_dir=target,
-                   markers=meta.get("markers"))
+                   markers=meta.get("markers"), data_dir=Path(data_dir), **options)
+
+    def close(self) -> None:
+        """Stop the off-loop classifier (its child process, if one was started)."""
+        if self.offload is not None:
+            self.offload.close()
 
     # ------------------------------------------------------------------------------------ classifying
     def _scores(self, masked: str, lang: str) -> list[tuple[str, float]]:
@@ -123,8 +155,9 @@ class IntentPipeline:
                             clarify=decision.clarify, source=decision.source)
 
     def classify(self, text: str, *, lang_hint: str | None = None) -> IntentResult:
-        """Pure and in-memory: the intent, entities, language and gating for one message."""
-        a = analyse(text or "", self.scanner)
+        """Pure and in-memory: the intent, entities, language and gating for one message (its first
+        ``max_chars`` characters)."""
+        a = analyse(clip(text or "", self.max_chars), self.scanner)
         lang = self.langid.identify(a.normalized, a.toks, hint=lang_hint)
         if not a.toks:
             return IntentResult(intent="out_of_scope", confidence=0.0, lang=lang, clarify=True, source="rules")
@@ -132,7 +165,7 @@ class IntentPipeline:
 
     def classify_many(self, texts: Sequence[str], *, lang_hint: str | None = None) -> list[IntentResult]:
         """Batched classification (the textcat scores a batch at once)."""
-        analysed = [analyse(t or "", self.scanner) for t in texts]
+        analysed = [analyse(clip(t or "", self.max_chars), self.scanner) for t in texts]
         langs = [self.langid.identify(a.normalized, a.toks, hint=lang_hint) for a in analysed]
         if self.textcat is None:
             return [self.classify(t, lang_hint=lang_hint) for t in texts]
@@ -148,8 +181,14 @@ class IntentPipeline:
         return out
 
     async def aclassify(self, text: str, *, lang_hint: str | None = None) -> IntentResult:
-        """``classify``, then the optional LLM for low-confidence results (its errors keep our result)."""
-        result = self.classify(text, lang_hint=lang_hint)
+        """``classify`` (off the event loop for long texts), then the optional LLM for low-confidence
+        results (its errors keep our result)."""
+        text = clip(text or "", self.max_chars)
+        long = self.offload is not None and len(text) >= self.offload_chars
+        if long:
+            result = await self.offload.classify(text, lang_hint=lang_hint)  # type: ignore[union-attr]
+        else:
+            result = self.classify(text, lang_hint=lang_hint)
         unsure = result.clarify or result.confidence < self.policy.llm_below
         if self.llm is None or not unsure or result.source == "rules":
             return result
@@ -157,7 +196,7 @@ class IntentPipeline:
                                          [k for k, _ in result.alternatives])
         if answer is None:
             return result
-        a = analyse(text or "", self.scanner)
+        a = await asyncio.to_thread(analyse, text, self.scanner) if long else analyse(text, self.scanner)
         ranked = [(answer.intent, answer.confidence)] + [kv for kv in result.alternatives if kv[0] != answer.intent]
         merged = self._result(a, result.lang, ranked, source="llm")
         entities = _fill(merged.entities, answer.entities, a)
