@@ -1,15 +1,23 @@
 """Understand the message (intent, entities, detected language) and pick the reply language.
 
 The reply language is the user's chosen one; a user who has not chosen yet is answered in the language
-they wrote in. Taps carry no text: their intent is the payload's action, with full confidence."""
+they wrote in. Taps carry no text: their intent is the payload's action, with full confidence.
+
+A text longer than the classifier reads (its ``max_chars``, else :data:`intents.clip.MAX_CHARS`) is cut
+here, for the whole turn: the classifier and the handlers see the same words, the audit log (written before
+this step) keeps the full message, and the reply starts with a note that only the beginning was read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from handlers.turn import Next, Turn, TurnResult
+from handlers.replies import Text
+from handlers.turn import Next, Turn, TurnResult, TurnStatus
+from intents.clip import MAX_CHARS, clip, was_clipped
 from intents.types import IntentResult
 from locales.catalog import DEFAULT_LANGUAGE, LANGUAGES
+from locales.format import group_indian
 
 
 class LanguageMiddleware:
@@ -18,9 +26,13 @@ class LanguageMiddleware:
         user = turn.user
         assert user is not None, "session middleware runs first"
         action, _, arg = (msg.payload or "").partition(":")
+        limit = getattr(turn.services.intents, "max_chars", MAX_CHARS)
+        if limit is not None and not isinstance(limit, int):
+            limit = MAX_CHARS         # a classifier that does not say what it reads gets the default limit
+        clipped = False
         if action == "intent" and turn.session is not None and turn.session.awaiting == "clarify":
             # The user picked a meaning after a clarification: re-read their original words with that intent.
-            original = str(turn.session.data.get("text", ""))
+            original = clip(str(turn.session.data.get("text", "")), limit)
             turn.session.clear()
             base = await turn.services.intents.aclassify(original, lang_hint=user.language)
             chosen = arg if arg and arg != "none" else "out_of_scope"
@@ -30,11 +42,21 @@ class LanguageMiddleware:
             turn.match = IntentResult(intent=action, confidence=1.0, lang=user.language or DEFAULT_LANGUAGE,
                                       source="payload")
         else:
-            turn.match = await turn.services.intents.aclassify(msg.text or "", lang_hint=user.language)
+            text = msg.text or ""
+            if was_clipped(text, limit):
+                clipped = True
+                text = clip(text, limit)
+                turn.message = replace(msg, text=text)
+            turn.match = await turn.services.intents.aclassify(text, lang_hint=user.language)
         if user.language in LANGUAGES:
             turn.lang = user.language  # type: ignore[assignment]
         elif turn.match.lang in LANGUAGES:
             turn.lang = turn.match.lang
         else:
             turn.lang = DEFAULT_LANGUAGE
-        return await call_next(turn)
+        result = await call_next(turn)
+        if clipped and result.status is TurnStatus.HANDLED:
+            lang = result.lang if result.lang in LANGUAGES else turn.lang
+            note = turn.services.catalog.render(lang, "core.too_long", limit=group_indian(limit or MAX_CHARS))
+            result = replace(result, replies=(Text(note), *result.replies))
+        return result
