@@ -75,6 +75,13 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _ts(value: datetime | None) -> float:
+    """Comparable seconds of a stored time (SQLite returns naive datetimes, PostgreSQL aware ones)."""
+    if value is None:
+        return 0.0
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp()
+
+
 def _dump_profile(profile: Any) -> str:
     if isinstance(profile, str):
         return profile
@@ -120,25 +127,72 @@ class SqlUserRepository:
         return self._row_to_user(row) if row else None
 
     async def find(self, identifier: str) -> User | None:
+        """The user whose BSUID, phone number or key is ``identifier``, in that order of preference: a
+        number is found with the account that holds it now, even when an older account is keyed by it."""
         async with self._db.connect() as conn:
-            row = (await conn.execute(select(users).where(or_(
-                users.c.key == identifier, users.c.phone == identifier, users.c.bsuid == identifier)))).first()
-        return self._row_to_user(row) if row else None
+            rows = (await conn.execute(select(users).where(or_(
+                users.c.key == identifier, users.c.phone == identifier, users.c.bsuid == identifier)))).all()
+        if not rows:
+            return None
+        best = min(rows, key=lambda r: (r.bsuid != identifier, r.phone != identifier, -_ts(r.created_at)))
+        return self._row_to_user(best)
 
     async def get_or_create(self, sender: Sender, *, now: datetime, language: str | None = None) -> User:
-        existing = await self.get(sender.key)
-        if existing is None and sender.phone and sender.user_id:
-            # A user first seen by phone who now also has a BSUID keeps their account.
-            existing = await self.find(sender.phone)
-        if existing is not None:
-            changes: dict[str, Any] = {}
-            if sender.name and sender.name != existing.name:
-                changes["name"] = sender.name
-            if sender.phone and not existing.phone:
-                changes["phone"] = sender.phone
-            if sender.user_id and not existing.bsuid:
-                changes["bsuid"] = sender.user_id
-            return await self.update(existing.key, **changes) if changes else existing
+        """The account this sender writes from, created on first contact.
+
+        Meta identifies a sender by BSUID, phone number or both, and which of them a message carries
+        changes over time: users stored by phone before BSUIDs existed, users who later hide their number
+        behind a username (BSUID only), users who change their number (same BSUID, new phone). So the
+        account is found by key, then by BSUID, then by phone — a phone only when the account found by it
+        has no BSUID or the same one (a number recycled to someone else never opens the previous owner's
+        account). The identifiers are then brought up to date: the phone the message came from is where
+        replies go."""
+        row = await self._row(sender.key)
+        if row is not None and not sender.user_id and row.phone != sender.phone and row.bsuid is not None:
+            row = None          # keyed by a number that has since moved on: not this sender's account
+        if row is None:
+            row = await self._row_by_identity(sender)
+        if row is None:
+            return await self._create(sender, now=now, language=language)
+        existing = self._row_to_user(row)
+        changes: dict[str, Any] = {}
+        if sender.name and sender.name != existing.name:
+            changes["name"] = sender.name
+        if sender.phone and sender.phone != existing.phone and (sender.user_id or not existing.phone):
+            # With a BSUID the pairing is Meta's word: the number is this user's now (set or changed).
+            changes["phone"] = sender.phone
+            if existing.phone:
+                log.info("user_phone_changed")
+        if sender.user_id and not existing.bsuid:
+            changes["bsuid"] = sender.user_id
+        if "phone" in changes and sender.user_id:
+            await self._release_phone(sender.phone, keep=existing.key, bsuid=sender.user_id)
+        return await self.update(existing.key, **changes) if changes else existing
+
+    async def _row(self, key: str) -> Any:
+        async with self._db.connect() as conn:
+            return (await conn.execute(select(users).where(users.c.key == key))).first()
+
+    async def _row_by_identity(self, sender: Sender) -> Any:
+        conditions = []
+        if sender.user_id:
+            conditions.append(users.c.bsuid == sender.user_id)
+        if sender.phone:
+            conditions.append(users.c.phone == sender.phone)
+        async with self._db.connect() as conn:
+            rows = (await conn.execute(select(users).where(or_(*conditions)))).all()
+        if sender.user_id:
+            same = [r for r in rows if r.bsuid == sender.user_id]
+            if same:
+                return max(same, key=lambda r: _ts(r.created_at))
+        by_phone = [r for r in rows if r.phone == sender.phone and (r.bsuid is None or sender.user_id is None)]
+        if not by_phone:
+            return None
+        return min(by_phone, key=lambda r: (r.key != sender.phone, -_ts(r.created_at)))
+
+    async def _create(self, sender: Sender, *, now: datetime, language: str | None) -> User:
+        if sender.user_id and sender.phone:
+            await self._release_phone(sender.phone, keep=sender.key, bsuid=sender.user_id)
         values = dict(key=sender.key, phone=sender.phone, bsuid=sender.user_id, name=sender.name,
                       tier=Tier.LITE.value, language=language, profile="{}", created_at=now, updated_at=now)
         try:
@@ -151,6 +205,18 @@ class SqlUserRepository:
         created = await self.get(sender.key)
         assert created is not None
         return created.with_(is_new=True)
+
+    async def _release_phone(self, phone: str | None, *, keep: str, bsuid: str) -> None:
+        """``phone`` now belongs to the user with ``bsuid``: other accounts that hold it under a different
+        BSUID (a recycled number) stop being addressed by it, so their pushes never reach its new owner."""
+        if not phone:
+            return
+        async with self._db.begin() as conn:
+            moved = await conn.execute(update(users).where(
+                users.c.phone == phone, users.c.key != keep, users.c.bsuid.is_not(None),
+                users.c.bsuid != bsuid).values(phone=None, updated_at=_now()))
+        if moved.rowcount:
+            log.info("user_phone_released", accounts=moved.rowcount)
 
     async def update(self, key: str, *, profile_changes: Mapping[str, Any] | None = None, **fields: Any) -> User:
         """Change fields of one user; name and profile are re-sealed for the tier the row ends up with.
