@@ -1,5 +1,9 @@
 """Tier rules live here, not in handler bodies: resolve the routes for the user's tier, and answer a LITE
-user who asks for a PRO-only feature with a short explanation and an upgrade button."""
+user who asks for a PRO-only feature with a short explanation and an upgrade button.
+
+The offer is a turn result like any handler's: keyed by the account (``user.key``, which for a user first
+stored by phone is not the BSUID their messages now carry) and carrying the user, so the channel addresses
+it exactly as it addresses every other reply."""
 
 from __future__ import annotations
 
@@ -40,9 +44,10 @@ class TierMiddleware:
         )
         if resolution.tier_blocked:
             reply = pro_only_reply(turn.services.catalog.translator(turn.lang), resolution.blocked_feature)
-            return TurnResult(status=TurnStatus.HANDLED, user_key=turn.message.sender.key,
+            user = turn.user
+            return TurnResult(status=TurnStatus.HANDLED, user_key=user.key if user else turn.message.sender.key,
                               correlation_id=turn.correlation_id, replies=(reply,), match=turn.match,
                               lang=turn.lang, awaiting=turn.session.awaiting if turn.session else None,
-                              route="tier.pro_only")
+                              route="tier.pro_only", user=user)
         turn.routes = resolution.routes
         return await call_next(turn)
