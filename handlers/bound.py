@@ -79,8 +79,8 @@ def _prune(table: dict[str, dict[str, Any]], now: datetime) -> None:
         if datetime.fromisoformat(str(entry["x"])) + KEEP_AFTER_EXPIRY <= now:
             del table[nonce]
     if len(table) >= MAX_KEPT:
-        oldest = sorted(table, key=lambda n: str(table[n]["x"]))[: len(table) - MAX_KEPT + 1]
-        for nonce in oldest:
+        by_expiry = sorted(table, key=lambda n: datetime.fromisoformat(str(table[n]["x"])))
+        for nonce in by_expiry[: len(table) - MAX_KEPT + 1]:
             del table[nonce]
 
 

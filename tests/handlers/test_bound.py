@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from engine.clock import IST
-from handlers.bound import (BOUND_KEY, MAX_KEPT, MAX_PAYLOAD, BoundAction, Reason, Refused, issue, refusal_text,
-                            resolve, spend, take)
+from handlers.bound import (BOUND_KEY, MAX_KEPT, MAX_PAYLOAD, BoundAction, Reason, Refused, issue,
+                            refusal_text, resolve, spend, take)
 from handlers.session import Session
 from locales.catalog import LANGUAGES, load_catalog
 
@@ -55,7 +55,7 @@ def test_expiry_is_exact_and_an_expired_button_is_still_recognised_for_a_day() -
     assert isinstance(resolve(session, bound.payload, NOW + TWO_MIN - timedelta(seconds=1)), BoundAction)
     late = resolve(session, bound.payload, NOW + TWO_MIN)
     assert isinstance(late, Refused) and late.reason == Reason.EXPIRED
-    issue(session, "plan", now=NOW + timedelta(days=2), ttl=TWO_MIN, plan="trial")   # prunes long-expired ones
+    issue(session, "plan", now=NOW + timedelta(days=2), ttl=TWO_MIN, plan="trial")   # prunes the long-expired
     assert resolve(session, bound.payload, NOW + timedelta(days=2)) == Refused(Reason.UNKNOWN)
 
 
@@ -83,6 +83,7 @@ def test_the_same_live_binding_is_reused_and_the_table_stays_bounded() -> None:
 
 def test_every_refusal_has_a_text_in_every_language_that_says_nothing_changed() -> None:
     catalog = load_catalog()
-    texts = {(lang, reason): refusal_text(catalog.translator(lang), reason) for lang in LANGUAGES for reason in Reason}
+    texts = {(lang, reason): refusal_text(catalog.translator(lang), reason)
+             for lang in LANGUAGES for reason in Reason}
     assert len(set(texts.values())) == len(texts)
     assert "Nothing was changed" in texts[("en", Reason.UNKNOWN)]

@@ -3,10 +3,10 @@ through the real dispatcher, engine and SQL stores, and assert that no state cha
 alerts, tier and plan, cash — for the sender and for the other user.
 
 First a sweep sends every prefix bare and with the values an attacker tries first (a real order id with a new
-quantity, an alert id, "trial"); then hypothesis explores. The world: two users on SQLite. ``A`` has a resting order, an alert, a plan card shown and an open
-confirmation card; ``B`` has their own order, alert, open card and a paid plan. Each example is one tap by A or
-B; afterwards both sessions (and a language or handoff a harmless payload may have switched) are put back, so
-every example meets the same world.
+quantity, an alert id, "trial"); then hypothesis explores. The world: two users on SQLite. ``A`` has a
+resting order, an alert, a plan card shown and an open confirmation card; ``B`` has their own order, alert,
+open card and a paid plan. Each example is one tap by A or B; afterwards both sessions (and a language or
+handoff a harmless payload may have switched) are put back, so every example meets the same world.
 
 Bounded in CI (200 examples); ``GRIDWORKS_FUZZ_EXAMPLES=5000 python -m pytest -q
 tests/handlers/test_bound_fuzz.py -s`` is a full run (it prints the figures)."""
@@ -36,6 +36,7 @@ NOW = datetime(2026, 11, 23, 10, 25, tzinfo=IST)
 A, B = "919800007201", "919800007202"
 #: Prefixes handled before routing (the clarification pick in the language middleware) and a few nobody knows.
 EXTRA_PREFIXES = ("intent", "zz", "TCONFIRM", "")
+KINDS = ("crafted", "replayed", "other_user", "expired", "tampered")
 
 
 def router_prefixes() -> list[str]:
@@ -95,7 +96,8 @@ async def _build(w: World, book: Book) -> dict[str, Any]:
     menu = book.saw(A, await w.tap(A, book.saw(A, await w.turn(A, text="order status", at=NOW)), "BUY"))
     await w.tap(A, menu, "Change price")
     change = book.saw(A, await w.turn(A, text="2990"))
-    assert (await w.turn(A, button=book.use(A, option(change, "Yes, change it"))))["orders"][0]["price"] == 2990.0
+    changed = await w.turn(A, button=book.use(A, option(change, "Yes, change it")))
+    assert changed["orders"][0]["price"] == 2990.0
     book.use(A, option(change, "Keep it"))
     await w.turn(A, text="alert me when INFY falls below 100")
     await w.turn(A, text="alert me when ITC crosses 900")
@@ -153,8 +155,9 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
             assert '"awaiting":"confirmation"' in world[A]["session"] and world[B]["state"]["tier"] == "PRO"
             values = st.one_of(
                 st.text(max_size=300), st.from_regex(r"[0-9a-f]{16}", fullmatch=True),
-                st.sampled_from(ids["orders"] + ids["alerts"] + ["trial", "pro99", "pro499", "pro999", "market",
-                                                                  "TCS", "today", "yes", "no", "page:2"]),
+                st.sampled_from(ids["orders"] + ids["alerts"] + ["trial", "pro99", "pro499", "pro999",
+                                                                  "market", "TCS", "today", "yes", "no",
+                                                                  "page:2"]),
                 st.builds(lambda o, v: f"{o}:{v}", st.sampled_from(ids["orders"]),
                           st.sampled_from(["q40", "p320000", "q1", "p1"])))
 
@@ -169,7 +172,7 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
 
             def send(sender: str, payload: str, kind: str) -> None:
                 if payload in book.live[sender]:
-                    stats["live_skipped"] += 1  # a button this user may really tap (e.g. a plain "plancancel")
+                    stats["live_skipped"] += 1      # a button this user may really tap (a plain "plancancel")
                     return
                 trace = runner.run(w.channel.turn(sender, button=payload, at=NOW))
                 stats["taps"] += 1
@@ -195,7 +198,7 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
             def tap(data) -> None:
                 sender = data.draw(st.sampled_from([A, B]))
                 other = B if sender == A else A
-                kind = data.draw(st.sampled_from(["crafted", "replayed", "other_user", "expired", "tampered"]))
+                kind = data.draw(st.sampled_from(KINDS))
                 if kind == "crafted":
                     prefix = data.draw(st.sampled_from(all_prefixes))
                     value = data.draw(st.one_of(st.none(), values))
@@ -208,7 +211,8 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
                     payload = data.draw(st.sampled_from(sorted(book.expired[A])))
                 else:
                     pool = sorted(book.live[sender] | book.used[sender] | book.expired[sender])
-                    payload = _tamper(data.draw(st.sampled_from(pool)), data.draw(st.integers(0, 4)), prefixes)
+                    how = data.draw(st.integers(0, 4))
+                    payload = _tamper(data.draw(st.sampled_from(pool)), how, prefixes)
                 send(sender, payload, kind)
 
             tap()
@@ -217,7 +221,7 @@ def test_no_tapped_payload_changes_any_state(tmp_path: Path, capsys) -> None:
             runner.run(db.dispose())
     assert stats["state_changes"] == 0 and stats["errors"] == 0
     assert stats["sweep"] + stats["live_skipped"] >= 6 * len(all_prefixes) and stats["sweep"] > 150
-    assert all(stats[k] for k in ("crafted", "replayed", "other_user", "expired", "tampered")), stats
+    assert all(stats[k] for k in KINDS), stats
     if FUZZ_EXAMPLES:
         with capsys.disabled():
             print(f"\nbound-button fuzz: {dict(stats)} over {len(all_prefixes)} prefixes")
