@@ -66,11 +66,16 @@ class Runtime:
                 await messenger.push(user, replies, key=f"{key}:{user.key}")
 
     async def close(self) -> None:
-        for closer in reversed(self._closers):
-            result = closer()
-            if asyncio.iscoroutine(result):
-                await result
-        self._closers.clear()
+        await close_all(self._closers)
+
+
+async def close_all(closers: list[Callable[[], Any]]) -> None:
+    """Call the closers, last opened first (each may be sync or async), and forget them."""
+    for closer in reversed(closers):
+        result = closer()
+        if asyncio.iscoroutine(result):
+            await result
+    closers.clear()
 
 
 def make_clock(settings: Settings, *, simulated: bool) -> Clock:
@@ -130,11 +135,7 @@ class OpenedEngine:
         self._closers = closers
 
     async def close(self) -> None:
-        for closer in reversed(self._closers):
-            result = closer()
-            if asyncio.iscoroutine(result):
-                await result
-        self._closers.clear()
+        await close_all(self._closers)
 
 
 async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock) -> OpenedEngine:
@@ -203,10 +204,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
         dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, audit=audit,
                                 extra_middlewares=build_middlewares())
     except BaseException:
-        for closer in reversed(closers):
-            result = closer()
-            if asyncio.iscoroutine(result):
-                await result
+        await close_all(closers)
         raise
     return Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher,
                    audit=audit, users=users, engine=order_engine, receipts=receipts, redis=redis_client,

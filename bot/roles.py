@@ -32,6 +32,7 @@ from bot.cluster.ownership import RedisOwnership, SoleOwnership
 from bot.cluster.push import OutboundMessenger
 from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
 from bot.cluster.side import SideWriter
+from bot.cluster.ticks import TickConsumer
 from bot.cluster.worker import TurnWorker
 from bot.whatsapp.sender import reply_sender
 from config.settings import Settings
@@ -70,8 +71,11 @@ class Roles:
         if self.side is not None:
             self._tasks.append(asyncio.create_task(self.side.run(self._stop), name="side-writer"))
         if self.tick_seconds:
-            tick = self._consume_events if self.cluster else self._tick_forever
-            self._tasks.append(asyncio.create_task(tick(), name="ticks"))
+            if self.cluster:
+                ticks = TickConsumer(runtime=self.runtime, prefix=self.prefix, consumer=consumer_name())
+                self._tasks.append(asyncio.create_task(ticks.run(self._stop), name="ticks"))
+            else:
+                self._tasks.append(asyncio.create_task(self._tick_forever(), name="ticks"))
         if self.engine_role is not None:
             self._tasks.append(asyncio.create_task(self.engine_role(self._stop), name="engine-role"))
 
@@ -115,36 +119,6 @@ class Roles:
                 await self.runtime.tick()
             except Exception:  # noqa: BLE001 - the ticker must outlive any one failure
                 log.exception("tick_failed")
-
-    async def _consume_events(self) -> None:
-        """Cluster: the engine alone runs the clock and publishes each tick; one worker (consumer group)
-        turns each tick into pushes, keyed by the tick so a retried tick pushes nothing twice."""
-        from bot.cluster.engine_rpc import decode_events, events_stream
-        from handlers.routes import run_tick_hooks
-
-        redis, stream, group = self.runtime.redis, events_stream(self.prefix), "workers"
-        me = consumer_name()
-        try:
-            await redis.xgroup_create(stream, group, id="0", mkstream=True)
-        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists
-            if "BUSYGROUP" not in str(exc):
-                raise
-        while not self._stop.is_set():
-            try:
-                claimed = await redis.xautoclaim(stream, group, me, min_idle_time=30_000, start_id="0-0", count=8)
-                entries = [e for e in claimed[1] if e[1]]
-                if not entries:
-                    reply = await redis.xreadgroup(group, me, {stream: ">"}, count=8, block=500)
-                    entries = reply[0][1] if reply else []
-                for entry_id, fields in entries:
-                    at, events = decode_events(fields)
-                    pushes = await run_tick_hooks(self.runtime.services, at, events)
-                    eid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                    await self.runtime.deliver(pushes, key=f"tick:{eid}")
-                    await redis.xack(stream, group, entry_id)
-            except Exception:  # noqa: BLE001 - unacknowledged ticks are taken over and run again
-                log.exception("events_failed")
-                await asyncio.sleep(0.5)
 
 
 async def _depth(queue: Any) -> int:

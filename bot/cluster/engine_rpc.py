@@ -34,6 +34,7 @@ from typing import Any
 import structlog
 
 from bot.cluster import codec
+from bot.cluster.streams import ensure_group
 
 from engine.api import (ContractNote, EngineEvent, Estimate, Funds, Holding, OrderRequest, OrderResult,
                         OrderView, Position, Quote, Trade)
@@ -192,11 +193,7 @@ class EngineServer:
     async def ensure_group(self) -> None:
         """Create the consumer group (from the start of the stream: requests sent before any engine ever ran
         are answered, or expired, too)."""
-        try:
-            await self.redis.xgroup_create(self.cmd, CMD_GROUP, id="0", mkstream=True)
-        except Exception as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, self.cmd, CMD_GROUP)
 
     def start(self) -> asyncio.Task:
         if self._reader is None or self._reader.done():

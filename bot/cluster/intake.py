@@ -20,6 +20,7 @@ from typing import Any, Protocol, Sequence
 from redis.asyncio import Redis
 
 from bot.cluster.partitions import partition_of
+from bot.cluster.streams import APPEND_ONCE, Groups, ack_and_delete, entry_order, text
 from bot.cluster.wire import message_from_json, message_to_json
 from bot.stores.memory import MemoryDedupeStore
 from handlers.messages import InboundMessage
@@ -125,23 +126,6 @@ class MemoryIntake:
         return self._queue.qsize()
 
 
-# KEYS: seen_1, stream_1, seen_2, stream_2, …  ARGV: ttl, message_1, message_2, …
-_APPEND = """
-local new = 0
-for i = 1, #KEYS / 2 do
-  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[i + 1])
-    new = new + 1
-  end
-end
-return new
-"""
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
 class RedisIntake:
     """One stream per partition (``{prefix}in:{p}``), group ``workers``; acknowledged entries are deleted."""
 
@@ -149,8 +133,8 @@ class RedisIntake:
         self.partitions = partitions
         self._r = redis
         self._p = prefix
-        self._append = redis.register_script(_APPEND)
-        self._groups: set[str] = set()
+        self._append = redis.register_script(APPEND_ONCE)
+        self._groups = Groups(redis, GROUP)
 
     def stream(self, partition: int) -> str:
         return f"{self._p}in:{partition}"
@@ -159,21 +143,11 @@ class RedisIntake:
     def side_stream(self) -> str:
         return f"{self._p}side"
 
-    async def _group(self, stream: str) -> None:
-        if stream in self._groups:
-            return
-        try:
-            await self._r.xgroup_create(stream, GROUP, id="0", mkstream=True)
-        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._groups.add(stream)
-
     async def append(self, messages: Sequence[InboundMessage]) -> int:
         if not messages:
             return 0
         keys: list[str] = []
-        args: list[str] = [str(SEEN_TTL_S)]
+        args: list[str] = [str(SEEN_TTL_S), "m"]
         for m in messages:
             keys += [f"{self._p}in:seen:{m.id}", self.stream(partition_of(m.sender.key, self.partitions))]
             args.append(message_to_json(m))
@@ -193,21 +167,21 @@ class RedisIntake:
         for entry_id, fields in raw:
             if not fields:          # deleted meanwhile (XAUTOCLAIM reports them as nil)
                 continue
-            out.append(Entry(_s(entry_id), message_from_json(fields[b"m"])))
+            out.append(Entry(text(entry_id), message_from_json(fields[b"m"])))
         return out
 
     async def claim(self, partition: int, consumer: str) -> list[Entry]:
         stream = self.stream(partition)
-        await self._group(stream)
+        await self._groups.ensure(stream)
         out: list[Entry] = []
         start = "0-0"
         while True:
             reply = await self._r.xautoclaim(stream, GROUP, consumer, min_idle_time=0, start_id=start, count=500)
-            start, claimed = _s(reply[0]), reply[1]
+            start, claimed = text(reply[0]), reply[1]
             out += self._entries(claimed)
             if start == "0-0":
                 break
-        return sorted(out, key=lambda e: tuple(int(x) for x in e.entry_id.split("-")))
+        return sorted(out, key=lambda e: entry_order(e.entry_id))
 
     async def read(self, partitions: Sequence[int], consumer: str, *, count: int,
                    block_ms: int) -> list[tuple[int, Entry]]:
@@ -217,26 +191,20 @@ class RedisIntake:
         streams = {}
         for p in partitions:
             stream = self.stream(p)
-            await self._group(stream)
+            await self._groups.ensure(stream)
             streams[stream] = ">"
         reply = await self._r.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
         out: list[tuple[int, Entry]] = []
         for stream, raw in reply or ():
-            p = int(_s(stream).rsplit(":", 1)[1])
+            p = int(text(stream).rsplit(":", 1)[1])
             out += [(p, e) for e in self._entries(raw)]
         return out
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
-        if not entry_ids:
-            return
-        stream = self.stream(partition)
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, GROUP, *entry_ids)
-            pipe.xdel(stream, *entry_ids)
-            await pipe.execute()
+        await ack_and_delete(self._r, self.stream(partition), GROUP, entry_ids)
 
     async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]:
-        await self._group(self.side_stream)
+        await self._groups.ensure(self.side_stream)
         # Entries a crashed worker read but never wrote are taken over after a while; then new ones.
         claimed = await self._r.xautoclaim(self.side_stream, GROUP, consumer, min_idle_time=SIDE_RECLAIM_MS,
                                            start_id="0-0", count=count)
@@ -247,16 +215,12 @@ class RedisIntake:
             raw = reply[0][1] if reply else []
         out = []
         for entry_id, fields in raw:
-            f = {_s(k): _s(v) for k, v in fields.items()}
-            out.append((_s(entry_id), SideItem(f.pop("kind", "?"), f)))
+            f = {text(k): text(v) for k, v in fields.items()}
+            out.append((text(entry_id), SideItem(f.pop("kind", "?"), f)))
         return out
 
     async def ack_side(self, entry_ids: Sequence[str]) -> None:
-        if entry_ids:
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.xack(self.side_stream, GROUP, *entry_ids)
-                pipe.xdel(self.side_stream, *entry_ids)
-                await pipe.execute()
+        await ack_and_delete(self._r, self.side_stream, GROUP, entry_ids)
 
     async def depth(self) -> int:
         """Entries appended and not yet acknowledged, over all partitions (the backlog)."""

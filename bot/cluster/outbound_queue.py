@@ -19,6 +19,7 @@ import structlog
 from redis.asyncio import Redis
 
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
+from bot.cluster.streams import APPEND_ONCE, Groups, ack_and_delete, entry_order, text
 from handlers.replies import Reply
 
 log = structlog.get_logger("gridworks.cluster.outbound")
@@ -139,7 +140,7 @@ class MemoryOutbound:
         return new
 
     async def claim(self, partition: int, consumer: str) -> list[Delivery]:
-        return sorted(self._pending[partition].values(), key=lambda d: _entry_order(d.entry_id))
+        return sorted(self._pending[partition].values(), key=lambda d: entry_order(d.entry_id))
 
     async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
         ready, wake = self._ready[partition], self._wake[partition]
@@ -168,26 +169,7 @@ class MemoryOutbound:
         return sum(len(r) for r in self._ready) + sum(len(p) for p in self._pending)
 
 
-# KEYS: key_1, stream_1, key_2, stream_2, …  ARGV: ttl, item_1, item_2, …
-_ENQUEUE = """
-local new = 0
-for i = 1, #KEYS / 2 do
-  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[2 * i], '*', 'item', ARGV[i + 1])
-    new = new + 1
-  end
-end
-return new
-"""
 _ENQUEUE_CHUNK = 200
-
-
-def _s(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _entry_order(entry_id: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in entry_id.split("-"))
 
 
 class RedisOutbound:
@@ -202,8 +184,8 @@ class RedisOutbound:
         self._r = redis
         self._p = prefix
         self._reclaim_idle_ms = reclaim_idle_ms
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._groups: set[str] = set()
+        self._enqueue = redis.register_script(APPEND_ONCE)
+        self._groups = Groups(redis, GROUP)
 
     def stream(self, partition: int) -> str:
         return f"{self._p}out:{partition}"
@@ -214,23 +196,13 @@ class RedisOutbound:
     def _mark(self, key: str) -> str:
         return f"{self._p}out:sent:{key}"
 
-    async def _group(self, stream: str) -> None:
-        if stream in self._groups:
-            return
-        try:
-            await self._r.xgroup_create(stream, GROUP, id="0", mkstream=True)
-        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._groups.add(stream)
-
     async def enqueue(self, items: Sequence[OutboundItem]) -> int:
         for item in items:
             _check_partition(item, self.partitions)
         new = 0
         for start in range(0, len(items), _ENQUEUE_CHUNK):
             keys: list[str] = []
-            args: list[str] = [str(KEY_TTL_S)]
+            args: list[str] = [str(KEY_TTL_S), "item"]
             for item in items[start:start + _ENQUEUE_CHUNK]:
                 keys += [self._key(item.key), self.stream(item.partition)]
                 args.append(item.to_json())
@@ -247,13 +219,13 @@ class RedisOutbound:
                 try:
                     item = OutboundItem.from_json(body)
                 except (ValueError, KeyError, TypeError):
-                    log.error("outbound_undecodable", entry=_s(entry_id))
-            out.append(Delivery(_s(entry_id), item))
+                    log.error("outbound_undecodable", entry=text(entry_id))
+            out.append(Delivery(text(entry_id), item))
         return out
 
     async def claim(self, partition: int, consumer: str) -> list[Delivery]:
         stream = self.stream(partition)
-        await self._group(stream)
+        await self._groups.ensure(stream)
         found: dict[str, Delivery] = {}
         last = "0-0"
         while True:                                   # our own pending entries (a restart under one name)
@@ -268,40 +240,34 @@ class RedisOutbound:
         while True:                                   # then those a crashed consumer held
             reply = await self._r.xautoclaim(stream, GROUP, consumer, min_idle_time=self._reclaim_idle_ms,
                                              start_id=start, count=500)
-            start = _s(reply[0])
+            start = text(reply[0])
             for d in self._deliveries(reply[1]):
                 if d.item is not None or d.entry_id not in found:
                     found[d.entry_id] = d
             if start == "0-0":
                 break
-        return sorted(found.values(), key=lambda d: _entry_order(d.entry_id))
+        return sorted(found.values(), key=lambda d: entry_order(d.entry_id))
 
     async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
         stream = self.stream(partition)
-        await self._group(stream)
+        await self._groups.ensure(stream)
         try:
             reply = await self._r.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
         except Exception as exc:  # noqa: BLE001 - NOGROUP: the stream was removed; make it again
             if "NOGROUP" not in str(exc):
                 raise
-            self._groups.discard(stream)
+            self._groups.forget(stream)
             return []
         return self._deliveries(reply[0][1]) if reply else []
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
-        if not entry_ids:
-            return
-        stream = self.stream(partition)
-        async with self._r.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, GROUP, *entry_ids)
-            pipe.xdel(stream, *entry_ids)
-            await pipe.execute()
+        await ack_and_delete(self._r, self.stream(partition), GROUP, entry_ids)
 
     async def marks(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
             return {}
         values = await self._r.mget([self._mark(k) for k in keys])
-        return {k: _s(v) for k, v in zip(keys, values) if v is not None}
+        return {k: text(v) for k, v in zip(keys, values) if v is not None}
 
     async def mark(self, key: str, value: str) -> None:
         await self._r.set(self._mark(key), value, ex=KEY_TTL_S)

@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import datetime
 
 import aiohttp
-import pytest
 from sqlalchemy import text
 
 from bot.stores.alerts import SqlAlertStore
@@ -26,22 +25,8 @@ from tests.support.graph_api import FakeGraphAPI
 USERS = 20
 
 
-@pytest.fixture
-async def schema():
-    name = f"a_{uuid.uuid4().hex[:10]}"
-    db = make_engine(PG_URL)
-    async with db.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield name
-    async with db.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    await db.dispose()
-
-
-async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_double(tmp_path, schema):
-    from intents.pipeline import IntentPipeline
-
-    await asyncio.to_thread(IntentPipeline.load)
+async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_double(tmp_path, schema,
+                                                                                   model_ready):
     graph = await FakeGraphAPI().start()
     cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=REDIS_URL, prefix=f"a1:{uuid.uuid4().hex[:8]}:",
                       graph_url=graph.url)

@@ -42,26 +42,6 @@ def journey(phone: str) -> list[dict]:
     return [p.envelope(p.messages_value([m], contact)) for m in steps]
 
 
-@pytest.fixture
-async def schema():
-    name = f"c_{uuid.uuid4().hex[:10]}"
-    db = make_engine(PG_URL)
-    async with db.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield name
-    async with db.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    await db.dispose()
-
-
-@pytest.fixture
-async def model_ready():
-    """Train (or load) the intent model once here, so the worker processes only load it."""
-    from intents.pipeline import IntentPipeline
-
-    await asyncio.to_thread(IntentPipeline.load)
-
-
 async def _rows(schema: str, sql: str) -> list:
     db = make_engine(PG_URL, schema=schema)
     try:

@@ -4,18 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timezone
 
 import aiohttp
 import pytest
 import redis.asyncio as redis_asyncio
-from sqlalchemy import text
 
 from bot.cluster.intake import RedisIntake
-from engine.db import make_engine
 from handlers.messages import InboundMessage, Sender
-from tests.conftest import PG_URL
 from tests.support import payloads as p
 from tests.support.cluster import Cluster, post
 from tests.support.graph_api import FakeGraphAPI
@@ -50,24 +46,10 @@ async def test_appended_messages_survive_a_redis_crash_in_order_and_deduplicated
     await client.aclose()
 
 
-@pytest.fixture
-async def schema():
-    name = f"d_{uuid.uuid4().hex[:10]}"
-    db = make_engine(PG_URL)
-    async with db.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{name}"'))
-    yield name
-    async with db.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-    await db.dispose()
-
-
-async def test_a_message_acknowledged_by_a_web_that_then_dies_is_answered(tmp_path, aof_redis, schema):
+async def test_a_message_acknowledged_by_a_web_that_then_dies_is_answered(tmp_path, aof_redis, schema,
+                                                                           model_ready):
     """No worker or engine runs yet: the web acknowledges, is killed with SIGKILL, Redis is killed too and
     restarted; then a worker and an engine start, and the user gets the answer, once."""
-    from intents.pipeline import IntentPipeline
-
-    await asyncio.to_thread(IntentPipeline.load)      # workers then only load the cached model
     graph = await FakeGraphAPI().start()
     cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=aof_redis.url, prefix="d:", graph_url=graph.url)
     try:

@@ -28,7 +28,7 @@ from engine.clock import IST, FixedClock
 from engine.db import make_engine
 from engine.factory import open_engine
 from engine.store import orders, trades
-from tests.conftest import PG_URL, REDIS_URL, _drop_pg_schema, _pg_schema
+from tests.conftest import PG_URL, REDIS_URL
 from tests.engine.conftest import CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,13 +38,6 @@ MON_10 = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 
 def req(coid: str, symbol: str = "TCS", quantity: int = 2) -> OrderRequest:
     return OrderRequest(account=ACC, client_order_id=coid, symbol=symbol, side=Side.BUY, quantity=quantity)
-
-
-@pytest.fixture
-async def schema():
-    name = await _pg_schema()
-    yield name
-    await _drop_pg_schema(name)
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+"""Redis Streams plumbing every cluster queue shares: consumer groups, append-once, acknowledge-and-delete.
+
+The intake, the send queue, engine commands and engine ticks are each a stream read through a consumer group;
+what differs between them lives in their own modules, what is the same lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from redis.asyncio import Redis
+
+# KEYS: mark_1, stream_1, mark_2, stream_2, …  ARGV: ttl, field, value_1, value_2, …
+# Each value is appended only if its mark was not set yet -- mark and append in one atomic step, so a
+# redelivery (or a retry after a crash) never enters the stream twice.
+APPEND_ONCE = """
+local new = 0
+for i = 1, #KEYS / 2 do
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[2 * i], '*', ARGV[2], ARGV[i + 2])
+    new = new + 1
+  end
+end
+return new
+"""
+
+
+def text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def entry_order(entry_id: str) -> tuple[int, ...]:
+    """Sort key of a stream entry id (``ms-seq``)."""
+    return tuple(int(x) for x in entry_id.split("-"))
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    """Create ``group`` on ``stream`` (and the stream) from its start; an existing group is fine."""
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except Exception as exc:  # noqa: BLE001 - BUSYGROUP: it exists already
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class Groups:
+    """Remembers which (stream, group) pairs this process created, so the hot path asks Redis once."""
+
+    def __init__(self, redis: Redis, group: str) -> None:
+        self._r = redis
+        self._group = group
+        self._ready: set[str] = set()
+
+    async def ensure(self, stream: str) -> None:
+        if stream not in self._ready:
+            await ensure_group(self._r, stream, self._group)
+            self._ready.add(stream)
+
+    def forget(self, stream: str) -> None:
+        """The stream vanished (NOGROUP): create the group again on next use."""
+        self._ready.discard(stream)
+
+
+async def ack_and_delete(redis: Redis, stream: str, group: str, entry_ids: Sequence[str]) -> None:
+    """Acknowledge entries and delete them: a queue entry, once done, is of no further use to anyone."""
+    if not entry_ids:
+        return
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xack(stream, group, *entry_ids)
+        pipe.xdel(stream, *entry_ids)
+        await pipe.execute()
