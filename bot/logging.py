@@ -1,53 +1,184 @@
-"""structlog configuration: JSON lines to stderr, with phone numbers and personal data redacted.
+"""structlog configuration: JSON lines to stderr that cannot leak personal data, at a bounded rate.
 
-Redaction is a processor, not a convention: named personal fields are masked, and any long digit run in
-any string value (a phone number inside a message, say) is masked too, so a careless log call cannot leak.
+Redaction is a processor, not a convention (the policy is in ``bot/log_redaction.py``): only allow-listed
+fields are logged as they are, people are logged as keyed hashes, texts are dropped, exceptions keep their
+type and frames but not their messages, SQL errors lose their parameters. Lines from other libraries (aiohttp,
+pywa, asyncio) go through the same processors, so a library that logs a request or a signature cannot leak
+either.
+
+Rejected requests can arrive by the thousand (a scanner, a misconfigured sender): a line that carries
+``rate_limit=<reason>`` is emitted at most ``burst`` times per window for its (event, reason); the next line
+emitted says how many were suppressed. Warnings from other libraries are limited the same way per message
+template (pywa logs every bad webhook signature). Usage, e.g. in the webhook::
+
+    log.warning("webhook_rejected", reason="bad_signature", rate_limit="bad_signature")
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from typing import Any
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TextIO
 
 import structlog
 
-PERSONAL_KEYS = frozenset({"phone", "wa_id", "from", "to", "user", "user_key", "user_id", "bsuid", "name",
-                           "text", "body", "pin", "recipient", "profile"})
-# A run of 9+ digits standing alone (not inside a hex id such as a correlation id).
-_DIGITS = re.compile(r"(?<![0-9A-Za-z])(\+?\d{2})\d{5,}(\d{2})(?![0-9A-Za-z])")
-_BSUID = re.compile(r"\b([A-Z]{2})\.\d{6,}\b")
+from bot.log_redaction import mask, mask_foreign, redact_fields, render_exception, set_hash_key
+
+LOG_WINDOW_S = 10.0
+LOG_BURST = 5
 
 
-def mask(value: str) -> str:
-    value = _DIGITS.sub(lambda m: f"{m.group(1)}…{m.group(2)}", value)
-    return _BSUID.sub(lambda m: f"{m.group(1)}.…", value)
+class LogRateLimiter:
+    """At most ``burst`` lines per key in each ``window`` seconds. :meth:`admit` answers ``None`` (drop the
+    line) or how many lines of that key were dropped since the last one let through (say so on the line).
+
+    Keys may come from the outside world, so at most ``max_keys`` are tracked (the oldest is forgotten, its
+    count kept in ``suppressed_total``)."""
+
+    def __init__(self, *, burst: int = LOG_BURST, window: float = LOG_WINDOW_S, max_keys: int = 1024,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst, self.window, self.max_keys, self.clock = burst, window, max_keys, clock
+        self.suppressed_total = 0
+        self._keys: OrderedDict[Hashable, list[float]] = OrderedDict()  # key -> [window start, sent, dropped]
+
+    def admit(self, key: Hashable) -> int | None:
+        now = self.clock()
+        state = self._keys.get(key)
+        if state is None:
+            if len(self._keys) >= self.max_keys:
+                self._keys.popitem(last=False)
+            state = self._keys[key] = [now, 0, 0]
+        self._keys.move_to_end(key)
+        if now - state[0] >= self.window:
+            state[0], state[1] = now, 0
+        if state[1] >= self.burst:
+            state[2] += 1
+            self.suppressed_total += 1
+            return None
+        state[1] += 1
+        dropped, state[2] = int(state[2]), 0
+        return dropped
+
+    def processor(self, _logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        """structlog processor: limit lines that carry ``rate_limit``."""
+        reason = event.get("rate_limit")
+        if reason is None:
+            return event
+        dropped = self.admit(("structlog", str(event.get("event")), str(reason)))
+        if dropped is None:
+            raise structlog.DropEvent
+        if dropped:
+            event["suppressed"] = dropped
+        return event
+
+
+#: The process's limiter (configure_logging installs it; tests may make their own).
+rate_limiter = LogRateLimiter()
 
 
 def redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in list(event.items()):
-        if key in PERSONAL_KEYS and value is not None:
-            event[key] = "[redacted]" if key in ("text", "body", "pin", "name", "profile") else mask(str(value))
-        elif isinstance(value, str):
-            event[key] = mask(value)
+    """structlog processor: the field allow-list (see ``bot.log_redaction``)."""
+    return redact_fields(event)
+
+
+def render_exceptions(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor, instead of ``format_exc_info``: the traceback without messages or parameters."""
+    exc_info = event.pop("exc_info", None)
+    event.pop("stack_info", None)
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    exc = exc_info if isinstance(exc_info, BaseException) else (
+        exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) == 3 else None)
+    if exc is not None:
+        event["exception"] = render_exception(exc)
     return event
 
 
-def configure_logging(level: str = "INFO", *, stream=None) -> None:
-    logging.basicConfig(level=level, stream=stream or sys.stderr, format="%(message)s")
+def _processors(limiter: LogRateLimiter) -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        limiter.processor,
+        redact,
+        render_exceptions,
+    ]
+
+
+class StdlibBridge(logging.Handler):
+    """Lines of other libraries (stdlib ``logging``) through the same redaction, as JSON on the same stream.
+
+    A record's message template is logged, not its arguments (they are the values: a signature, a path, a
+    request); a pre-formatted message is masked harder (phones, BSUIDs, query strings, IP addresses). Warnings
+    and failed requests are rate limited per template."""
+
+    def __init__(self, stream: TextIO | None, level: int, limiter: LogRateLimiter) -> None:
+        super().__init__(level)
+        self._stream = stream
+        self._limiter = limiter
+        self._render = structlog.processors.JSONRenderer(ensure_ascii=False)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self._line(record)
+            if line is None:
+                return
+            stream = self._stream or sys.stderr
+            stream.write(line + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001, S110 - a log line must never break its caller
+            pass               # (not handleError: it would print the record, arguments and all, to stderr)
+
+    def _line(self, record: logging.LogRecord) -> str | None:
+        if isinstance(record.msg, str):
+            template = record.msg if record.args else mask_foreign(record.msg)
+        else:
+            template = f"<{type(record.msg).__name__}>"
+        status = getattr(record, "response_status", None)
+        key = None
+        if isinstance(status, int) and status >= 400:
+            key = ("stdlib", record.name, status)
+        elif record.levelno >= logging.WARNING:
+            key = ("stdlib", record.name, template)
+        event: dict[str, Any] = {"event": mask(template), "logger": record.name,
+                                 "level": record.levelname.lower()}
+        if key is not None:
+            dropped = self._limiter.admit(key)
+            if dropped is None:
+                return None
+            if dropped:
+                event["suppressed"] = dropped
+        event = structlog.processors.TimeStamper(fmt="iso", utc=True)(None, "", event)
+        if record.exc_info and record.exc_info[1] is not None:
+            event["exception"] = render_exception(record.exc_info[1])
+        return self._render(None, "", event)
+
+
+def configure_logging(level: str = "INFO", *, stream: TextIO | None = None, hash_key: bytes | None = None,
+                      limiter: LogRateLimiter | None = None) -> None:
+    """Configure structlog and the stdlib root logger. ``hash_key``: the key of the hashes people are logged
+    as (give every process of a deployment the same secret to compare hashes across them; default: random
+    per process). ``limiter``: the rate limiter for rejected-request lines (default: the process's)."""
+    set_hash_key(hash_key)
+    limiter = limiter or rate_limiter
+    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, StdlibBridge)]:
+        root.removeHandler(handler)
+    root.addHandler(StdlibBridge(stream, numeric, limiter))
+    root.setLevel(numeric)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact,                                  # after the traceback is rendered: it is a string too
-            structlog.processors.JSONRenderer(ensure_ascii=False),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        processors=[*_processors(limiter), structlog.processors.JSONRenderer(ensure_ascii=False)],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
         # Look stderr up at each logger creation: test runners swap it, and a closed stream must not crash.
         logger_factory=(lambda *_: structlog.PrintLogger(stream)) if stream else (
             lambda *_: structlog.PrintLogger(sys.stderr)),
         cache_logger_on_first_use=False,
     )
+
+
+__all__ = ["LogRateLimiter", "configure_logging", "mask", "rate_limiter", "redact",
+           "render_exceptions"]

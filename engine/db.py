@@ -47,14 +47,14 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
         path = url.split(":///", 1)[1] if ":///" in url else ""
         if path and path != ":memory:":
             Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
     url, in_url = split_schema(url)
     schema = schema or in_url
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                               connect_args=connect_args)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10,
+                               pool_pre_ping=True, connect_args=connect_args)
 
 
 #: Advisory lock key serialising DDL on PostgreSQL (any constant; the same in every process).
