@@ -182,3 +182,14 @@ def configure_logging(level: str = "INFO", *, stream: TextIO | None = None, hash
 
 __all__ = ["LogRateLimiter", "configure_logging", "mask", "rate_limiter", "redact",
            "render_exceptions"]
+
+
+def deployment_hash_key(secrets) -> bytes | None:
+    """The log-hash key every process of a deployment shares, derived from its configured secrets (so one
+    user hashes alike in the web, worker and engine logs); None (random per process) in development."""
+    import hashlib
+
+    material = (secrets.data_keys[0] if secrets.data_keys else None) or secrets.signing_key
+    if not material:
+        return None
+    return hashlib.sha256(b"gridworks.log-hash\0" + material.encode()).digest()

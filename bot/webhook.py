@@ -50,13 +50,15 @@ async def receive(request: web.Request) -> web.Response:
     if app[SETTINGS].whatsapp.app_secret:
         signature = request.headers.get("X-Hub-Signature-256")
         if not signature:
+            log.warning("webhook_rejected", reason="missing_signature", rate_limit="missing_signature")
             return web.Response(status=401, text="missing signature")
         if await client.webhook_update_validator(raw, signature) is not None:
+            log.warning("webhook_rejected", reason="bad_signature", rate_limit="bad_signature")
             return web.Response(status=403, text="bad signature")
     try:
         body = load_body(raw)
     except BadBody as exc:
-        log.info("body_rejected", reason=exc.reason)
+        log.info("body_rejected", reason=exc.reason, rate_limit=exc.reason)
         return web.Response(status=400, text="invalid JSON")
     batch = parse_batch(body, client)
     intake: Intake = app[INTAKE]

@@ -47,9 +47,9 @@ def _run(args: argparse.Namespace) -> int:
               "the shared state live there; SQLite serves a single process: use `gridworks serve`)",
               file=sys.stderr)
         return 2
-    from bot.logging import configure_logging
+    from bot.logging import configure_logging, deployment_hash_key
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, hash_key=deployment_hash_key(settings.secrets))
     return asyncio.run(_until_signal(settings, args.prefix))
 
 

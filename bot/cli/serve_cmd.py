@@ -81,11 +81,11 @@ async def _until_signal() -> None:
 
 async def _roles(settings, *, command: str, **kw):
     from bot.cluster.lease import EngineBusy
-    from bot.logging import configure_logging
+    from bot.logging import configure_logging, deployment_hash_key
     from bot.roles import build_roles
     from bot.whatsapp.client import build_client
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, hash_key=deployment_hash_key(settings.secrets))
     client = build_client(settings.whatsapp)
     try:
         return client, await build_roles(settings, client=client, **kw)

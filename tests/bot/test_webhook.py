@@ -238,3 +238,21 @@ async def test_a_malformed_item_never_blocks_its_neighbours_nor_fails_the_reques
     assert {r.wamid for r in await inbound_rows(webhook)} == {m["id"] for m in good}
     assert {m["to"] for m in webhook.graph.messages} == {PHONE_A, PHONE_B}
     assert webhook.roles.side.rejected, "the rejected items are counted by reason"
+
+
+async def test_rejected_requests_are_logged_but_rate_limited(webhook):
+    """A flood of forged POSTs cannot flood the logs: a few lines per reason, then a suppressed count."""
+    import io
+
+    from bot.logging import LogRateLimiter, configure_logging
+
+    out = io.StringIO()
+    configure_logging("INFO", stream=out, limiter=LogRateLimiter())
+    try:
+        body = p.envelope(p.messages_value([p.text(PHONE_A, "hi")], [p.contact(PHONE_A)]))
+        for _ in range(40):
+            assert (await post(webhook, body, signature="sha256=" + "0" * 64)).status == 403
+    finally:
+        configure_logging("WARNING")
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if "webhook_rejected" in line]
+    assert 1 <= len(lines) <= 5 and all(line["reason"] == "bad_signature" for line in lines)
