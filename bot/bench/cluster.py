@@ -489,7 +489,8 @@ async def bench_topology(name: str, topo: Any, sink: Any, args: argparse.Namespa
     else:
         topo.start_engine("engine")
         await topo.wait_for("engine", "gridworks engine: active")
-        # one at a time: processes starting together on a fresh schema race in CREATE TABLE (see the report)
+        # one at a time: each readiness line then times one process's start (and, before 409c630, processes
+        # starting together on a fresh schema raced in CREATE TABLE)
         for i in range(workers):
             topo.start_worker(f"worker{i + 1}")
             await topo.wait_for(f"worker{i + 1}")
@@ -609,7 +610,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(), "load_average_1m": round(os.getloadavg()[0], 2), "users": args.users,
         "seconds_per_level": args.seconds, "grace_s": args.grace, "send_rate": args.send_rate,
         "partitions": args.partitions, "tick_seconds": args.tick_seconds, "log_level": args.log_level,
-        "topologies": [],
+        "revision": _revision(), "topologies": [],
     }
     _say("loading the intent model once (the processes then only read it)")
     from intents.pipeline import IntentPipeline
@@ -703,6 +704,21 @@ def integrity_problems(figures: dict[str, Any]) -> list[str]:
     return [f"{k} {v}" for k, v in bad.items() if v]
 
 
+def _revision() -> str | None:
+    """The source tree measured: the git commit, ``+dirty`` when files differ from it (best effort)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}{'+dirty' if dirty else ''}" if head else None
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     figures = asyncio.run(_main(args))
     if getattr(args, "json", False):
@@ -724,7 +740,7 @@ def table(figures: dict[str, Any]) -> str:
     lines = [f"gridworks bench cluster — {f['users']} users, {f['seconds_per_level']:g}s per level, grace "
              f"{f['grace_s']:g}s, {f['cpus']} CPUs (load {f['load_average_1m']} → "
              f"{f.get('load_average_1m_end', '?')}), send rate {f['send_rate']:g}/s, "
-             f"log level {f['log_level']}", head, "-" * len(head)]
+             f"log level {f['log_level']}, source {f.get('revision') or '?'}", head, "-" * len(head)]
     for topo in figures["topologies"]:
         if topo.get("error") and not topo.get("levels"):
             lines.append(f"{topo['topology']:<18} failed: {topo['error']}")
@@ -753,7 +769,14 @@ def table(figures: dict[str, Any]) -> str:
             extra += f"; log problems: {topo['log_problems']}"
         if integrity_problems(topo.get("integrity", {})):
             extra += f"; message log: {', '.join(integrity_problems(topo['integrity']))}"
-        lines.append(f"sustained {topo['topology']:<18} {_f(topo.get('sustained_per_s'))} msgs/s{extra}")
+        held = [lv["offered_per_s"] for lv in topo.get("levels", []) if lv["sustained"]]
+        failed = [lv["offered_per_s"] for lv in topo.get("levels", []) if not lv["sustained"]]
+        bound = (f" (served at the highest level held, {max(held):g}/s" if held else " (no level held")
+        bound += f"; first level not held: {min(failed):g}/s)" if failed else "; every level held)"
+        integrity_ok = "integrity" in topo and not integrity_problems(topo["integrity"])
+        extra += "; message log consistent" if integrity_ok else ""
+        rate = _f(topo.get("sustained_per_s"))
+        lines.append(f"sustained {topo['topology']:<18} {rate} msgs/s{bound}{extra}")
     for topo in figures["topologies"]:
         fo = topo.get("failover")
         if fo:
