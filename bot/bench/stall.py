@@ -198,7 +198,8 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         for mode in args.modes:
             print(f"stall: loading the pipeline for {mode}", file=sys.stderr)
             pipeline = _pipeline(mode)
-            dispatcher = Dispatcher(router=build_router(), services=replace(runtime.services, intents=pipeline),
+            services = replace(runtime.services, intents=pipeline)
+            dispatcher = Dispatcher(router=build_router(), services=services,
                                     sessions=MemorySessionStore(), audit=runtime.audit,
                                     extra_middlewares=build_middlewares())
             for phone in phones:
@@ -209,8 +210,8 @@ async def _measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             per_mode: dict[str, Any] = {"quiet": base}
             for n in args.long:
                 for label, short in ((f"long_{n}", False), (f"control_{n}", True)):
-                    print(f"stall: {mode}, {n} × {'a short message' if short else f'{LONG_CHARS} characters'}",
-                          file=sys.stderr)
+                    what = "a short message" if short else f"{LONG_CHARS} characters"
+                    print(f"stall: {mode}, {n} × {what}", file=sys.stderr)
                     runs = []
                     for _ in range(max(1, args.repeat)):
                         scenario = _Scenario(dispatcher, others, attackers[:n], short=short,

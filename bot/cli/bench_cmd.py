@@ -1,7 +1,8 @@
-"""``gridworks bench intents|engine|zk [--json]``: each area's benchmark prints its figures.
+"""``gridworks bench intents|engine|zk|cluster [--json]``: each area's benchmark prints its figures.
 
 Benchmarks live beside the code they measure (``intents/bench.py``, ``engine/bench.py``,
-``engine/zk/bench.py``), each exposing ``add_arguments(parser)`` and ``run(args) -> dict``.
+``engine/zk/bench.py``; the running system as processes in ``bot/bench/cluster.py``), each exposing
+``add_arguments(parser)`` and ``run(args) -> dict``.
 """
 
 from __future__ import annotations
