@@ -94,6 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="GRIDWORKS_TICK_SECONDS (default 15)")
     parser.add_argument("--log-level", default="INFO",
                         help="GRIDWORKS_LOG_LEVEL of the processes (default INFO)")
+    parser.add_argument("--statuses", type=int, default=0, metavar="N",
+                        help="after the levels, repeat the lowest level while N delivery statuses arrive (in "
+                             "webhooks of 100) and report the reply p99 against the same level without them")
     parser.add_argument("--keep-logs", default=None, metavar="DIR",
                         help="copy the processes' logs here (they never hold phone numbers or message texts)")
 
@@ -120,6 +123,38 @@ def webhook_body(phone: str, mid: str, kind: str, value: str, *, ts: int) -> byt
     body = {"object": "whatsapp_business_account",
             "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": change}]}]}
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def statuses_body(start: int, n: int) -> bytes:
+    """A delivery carrying ``n`` statuses (sent, delivered, read) for messages we never sent: what a storm
+    costs the intake and the status writer, without touching anyone's turns."""
+    items = [{"id": f"wamid.storm{start + i:09d}", "status": ("sent", "delivered", "read")[i % 3],
+              "timestamp": "1795400000", "recipient_id": "919800000000"} for i in range(n)]
+    change = {"messaging_product": "whatsapp",
+              "metadata": {"display_phone_number": "15550001111", "phone_number_id": "109876543210"},
+              "statuses": items}
+    body = {"object": "whatsapp_business_account",
+            "entry": [{"id": "WABA1", "changes": [{"field": "messages", "value": change}]}]}
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def status_storm(load: "Load", total: int, seconds: float, *, per_body: int = 100) -> int:
+    """Post ``total`` statuses spread evenly over ``seconds``; returns how many deliveries got a 200."""
+    bodies = max(1, total // per_body)
+    start, ok = time.monotonic(), 0
+    for i in range(bodies):
+        delay = start + i * seconds / bodies - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        raw = statuses_body(i * per_body, per_body)
+        try:
+            async with load.session.post(load.url, data=raw, headers={
+                    "Content-Type": "application/json", "X-Hub-Signature-256": sign(raw)}) as resp:
+                await resp.read()
+                ok += resp.status == 200
+        except Exception:  # noqa: BLE001 - counted as not acknowledged
+            pass
+    return ok
 
 
 # -- turns and their replies ---------------------------------------------------------------------------------
@@ -534,6 +569,21 @@ async def bench_topology(name: str, topo: Any, sink: Any, args: argparse.Namespa
                                        f"turns still waiting, {partial} of them with some of their replies); "
                                        "higher levels skipped")
                 break
+        if args.statuses and out["levels"]:
+            rate = min(args.rate)
+            _say(f"[{name}] level {rate:g}/s again with {args.statuses} statuses arriving")
+            storm = asyncio.create_task(status_storm(load, args.statuses, args.seconds))
+            fig = await measure_level(load, topo, sink, rate, args.seconds, args.grace, counts,
+                                      f"{rate:g}+statuses")
+            acked = await storm
+            quiet = next(lv for lv in out["levels"] if lv["offered_per_s"] == rate)
+            p99, quiet_p99 = fig["reply_p99_ms"], quiet["reply_p99_ms"]
+            out["status_storm"] = {"statuses": args.statuses, "deliveries_acked": acked, "rate": rate,
+                                   "reply_p99_ms": p99, "quiet_reply_p99_ms": quiet_p99,
+                                   "ratio": round(p99 / quiet_p99, 2) if p99 and quiet_p99 else None}
+            _say(f"[{name}] with statuses: reply p99 {fig['reply_p99_ms']} ms "
+                 f"(without: {quiet['reply_p99_ms']} ms)")
+            await drain(matcher, 60)
         if failover:
             out["failover"] = await measure_failover(load, topo, matcher, counts, args)
         await asyncio.gather(*list(load.tasks), return_exceptions=True)

@@ -25,7 +25,11 @@ from bot.cluster.wire import message_from_json, message_to_json
 from bot.stores.memory import MemoryDedupeStore
 from handlers.messages import InboundMessage
 
-SEEN_TTL_S = 7 * 24 * 3600          # Meta redelivers an unacknowledged message for up to 7 days
+#: How long the intake remembers a message id. Meta redelivers for up to 7 days, but only deliveries it got
+#: no 200 for, so a redelivery of one we acknowledged comes soon; a later one is still stopped by the inbound
+#: audit row's unique id (a fresh entry whose row exists is a duplicate). A day of ids at Meta's 1,000/s
+#: ceiling is ~86 M keys; a week would be 600 M.
+SEEN_TTL_S = 24 * 3600
 GROUP = "workers"
 SIDE_RECLAIM_MS = 30_000
 
