@@ -32,6 +32,9 @@ log = structlog.get_logger("gridworks.worker")
 READ_AHEAD = 512
 #: How often leases are renewed, relative to the lease.
 RENEW_FRACTION = 3
+#: A turn that failed on infrastructure is tried again after this, doubling up to the maximum.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 10.0
 
 
 class TurnWorker:
@@ -57,6 +60,7 @@ class TurnWorker:
         self._buffered = 0
         self.turns = 0
         self.active = 0                  # turns running now
+        self._stopping = False
 
     # -- ownership ------------------------------------------------------------------------------------
     # Renewing leases never waits for a partition to start or stop: a partition is taken over or given
@@ -143,14 +147,28 @@ class TurnWorker:
                 continue                 # no longer ours: the next owner takes it over
             self.active += 1
             try:
-                await self.run_entry(p, entry, retry=retry)
-                await self._intake.ack(p, [entry.entry_id])
-            except Superseded:
-                log.warning("turn_superseded", partition=p, entry_id=entry.entry_id)
-            except Exception:  # noqa: BLE001 - not acknowledged: a later owner retries it
-                log.exception("entry_failed", partition=p, entry_id=entry.entry_id)
+                await self._run_until_done(p, entry, retry)
             finally:
                 self.active -= 1
+
+    async def _run_until_done(self, p: int, entry: Entry, retry: bool) -> None:
+        """Run one entry until it is acknowledged, or the partition is no longer ours. A failure here is the
+        infrastructure's (the dispatcher answers a handler's own errors with an apology): the database or
+        Redis is down. The entry is tried again, as a retry, before anything behind it (arrival order)."""
+        delay = RETRY_FIRST_S
+        while p in self._own.owned() and not self._stopping:
+            try:
+                await self.run_entry(p, entry, retry=retry)
+                await self._intake.ack(p, [entry.entry_id])
+                return
+            except Superseded:
+                log.warning("turn_superseded", partition=p, entry_id=entry.entry_id)
+                return
+            except Exception:  # noqa: BLE001 - not acknowledged: tried again here (or by a later owner)
+                log.exception("entry_failed", partition=p, entry_id=entry.entry_id)
+            retry = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
 
     async def run_entry(self, p: int, entry: Entry, *, retry: bool) -> TurnResult:
         """One message: the turn, then its replies to the outbound queue (idempotent keys). Raises when the
@@ -185,6 +203,7 @@ class TurnWorker:
         try:
             await stop.wait()
         finally:
+            self._stopping = True
             await asyncio.gather(leases, reader, return_exceptions=True)
             await self._tasks.drain()
             await asyncio.gather(*(self._drop(p, release=True) for p in list(self._queues)))

@@ -1,0 +1,117 @@
+"""The worker over the in-process intake, with the real dispatcher: one user's turns in arrival order and
+never concurrent, different users concurrently; a turn that failed on infrastructure is retried in place
+(before anything behind it) and answered once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_runtime
+from bot.cluster.intake import MemoryIntake
+from bot.cluster.outbound import MemoryOutbound
+from bot.cluster.ownership import SoleOwnership
+from bot.cluster.push import OutboundMessenger
+from bot.cluster import worker as worker_mod
+from bot.cluster.worker import TurnWorker
+from bot.stores.memory import MemorySessionStore
+from config.settings import load_settings
+from handlers.dispatcher import Dispatcher
+from handlers.messages import InboundMessage, Sender
+from handlers.replies import Text
+from handlers.router import Router
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock):
+    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
+    rt = await build_runtime(settings, clock=clock, with_receipts=False)
+    yield rt
+    await rt.close()
+
+
+def msg(mid: str, phone: str, text: str) -> InboundMessage:
+    return InboundMessage(id=mid, sender=Sender(phone=phone), timestamp=datetime.now(timezone.utc), text=text)
+
+
+class FlakyOutbound(MemoryOutbound):
+    """The send queue is down for the first ``failures`` enqueues (as Redis would be)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(partitions=4)
+        self.failures = failures
+
+    async def enqueue(self, items):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("send queue unavailable")
+        return await super().enqueue(items)
+
+
+async def run_worker(runtime, router: Router, messages: list[InboundMessage], outbound: MemoryOutbound):
+    intake = MemoryIntake(partitions=4)
+    dispatcher = Dispatcher(router=router, services=runtime.services, sessions=MemorySessionStore(),
+                            audit=runtime.audit)
+    worker = TurnWorker(dispatcher=dispatcher, intake=intake, ownership=SoleOwnership(4),
+                        messenger=OutboundMessenger(outbound, partitions=4), consumer="t", lease_s=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await intake.append(messages)
+    for _ in range(500):
+        await asyncio.sleep(0.02)
+        if intake.depth == 0 and worker.backlog == 0 and worker.active == 0 and worker.turns >= len(messages):
+            break
+    stop.set()
+    await task
+    return worker
+
+
+async def test_one_user_in_arrival_order_different_users_concurrently(runtime):
+    router = Router("t")
+    seen: list[tuple[str, str]] = []
+    active: dict[str, int] = {}
+    overlap, doubled = [], []
+
+    @router.fallback()
+    async def slow(ctx):
+        key = ctx.user.key
+        active[key] = active.get(key, 0) + 1
+        if len([k for k, v in active.items() if v]) > 1:
+            overlap.append(True)
+        if active[key] != 1:
+            doubled.append(key)
+        await asyncio.sleep(0.02)
+        seen.append((key, ctx.text))
+        active[key] -= 1
+        return None
+
+    a, b = "919800000201", "919800000202"     # two users in different partitions
+    messages = [msg(f"a{i}", a, f"a message {i}") for i in range(5)] + \
+               [msg(f"b{i}", b, f"b message {i}") for i in range(5)]
+    await run_worker(runtime, router, messages, MemoryOutbound(partitions=4))
+    assert doubled == [], "one user's turns never overlap"
+    assert [t for k, t in seen if k == a] == [f"a message {i}" for i in range(5)]
+    assert [t for k, t in seen if k == b] == [f"b message {i}" for i in range(5)]
+    assert overlap, "different users ran concurrently"
+
+
+async def test_an_infrastructure_failure_is_retried_in_place_and_answered_once(runtime, monkeypatch):
+    monkeypatch.setattr(worker_mod, "RETRY_FIRST_S", 0.01)
+    router = Router("t")
+    calls: list[str] = []
+
+    @router.fallback()
+    async def answer(ctx):
+        calls.append(ctx.message.id)
+        return Text(f"answer to {ctx.text}")
+
+    phone = "919800000203"
+    outbound = FlakyOutbound(failures=2)
+    await run_worker(runtime, router, [msg("m1", phone, "one"), msg("m2", phone, "two")], outbound)
+    queued = [d.item.reply.body for p in range(4) for d in list(outbound._ready[p])]
+    assert queued == ["answer to one", "answer to two"], "each answered once, in order, after the retries"
+    assert calls == ["m1", "m2"], "the retried turn replays its journal, it does not run again"
