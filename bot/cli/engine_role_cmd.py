@@ -142,8 +142,9 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
             code = 1
     finally:
         lost.cancel()
+        server.stop_ticker()
         ticker.cancel()
-        await asyncio.gather(ticker, return_exceptions=True)
+        await _bounded(asyncio.gather(ticker, return_exceptions=True), 10)
         await _bounded(server.stop(drain_s=5), 10)
         await _bounded(engine.close(), 10)
         await _bounded(client.aclose(), 2)

@@ -351,11 +351,16 @@ class EngineServer:
             log.error("engine_rpc.events_lost", count=len(events))
         return events
 
+    def stop_ticker(self) -> None:
+        self._ticking = False
+
     async def run_ticker(self, every_s: float, clock: Any) -> None:
-        """Advance the engine to ``clock.now()`` every ``every_s`` seconds until cancelled."""
+        """Advance the engine to ``clock.now()`` every ``every_s`` seconds until cancelled or
+        :meth:`stop_ticker` (a cancellation that a library swallows mid-call must not keep it ticking)."""
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        self._ticking = True
+        while self._ticking:
             try:
                 events = await self.tick(clock.now())
                 if events:
