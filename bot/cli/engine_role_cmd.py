@@ -110,17 +110,24 @@ async def _term(settings: Any, stop: asyncio.Event, prefix: str) -> int:
 
 async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, prefix: str) -> int:
     """Open the engine (state rebuilt from the database), serve commands and tick until told to stop."""
+    from dataclasses import replace
+
     import structlog
 
     from bot.app import make_clock
     from bot.cluster.engine_rpc import EngineServer
     from bot.cluster.redis_client import connect
-    from engine.factory import open_engine
+    from engine.factory import open_engine, resolve_config
+    from engine.params import EngineParams
 
     log = structlog.get_logger("gridworks.engine_role")
     log.info("engine_role.active", epoch=lease.epoch, prefix=prefix)
     clock = make_clock(settings, simulated=False)
-    engine = await open_engine(db=db, clock=clock, config=settings.product)
+    # The cluster's engine serves every worker at once: concurrent commands share one transaction (group
+    # commit), whatever config/engine.toml says for the one-process default (measured on PostgreSQL with 200
+    # concurrent orders: about 150 orders/s one commit each, 1,700 grouped).
+    params = replace(EngineParams.from_config(resolve_config(settings.product)["engine"]), group_commit=True)
+    engine = await open_engine(db=db, clock=clock, config=settings.product, params=params)
     engine.store.fence = lease.fence           # every write re-checks the epoch inside its transaction
     client = connect(settings.storage.redis_url)
     server = EngineServer(engine, client, prefix=prefix)
