@@ -72,10 +72,11 @@ class TurnWorker:
         async with self._partition_lock(p):
             if p in self._queues or p not in self._own.owned():
                 return
-            q = self._queues[p] = asyncio.Queue()
+            q: asyncio.Queue = asyncio.Queue()
             for entry in await self._intake.claim(p, self._consumer):
                 q.put_nowait((entry, True))
                 self._buffered += 1
+            self._queues[p] = q          # only now may the reader add new entries: after the older ones
             self._runners[p] = asyncio.create_task(self._run_partition(p, q), name=f"partition-{p}")
             if self._on_partition is not None:
                 await self._on_partition(p, True)
