@@ -190,7 +190,7 @@ class IntentPipeline:
         else:
             result = self.classify(text, lang_hint=lang_hint)
         unsure = result.clarify or result.confidence < self.policy.llm_below
-        if self.llm is None or not unsure or result.source == "rules":
+        if self.llm is None or not unsure or result.source == "rules" or _digits_only(text):
             return result
         answer = await self.llm.classify(text, lang=result.lang, candidates=[result.intent] +
                                          [k for k, _ in result.alternatives])
@@ -227,3 +227,10 @@ def _fill(ours: Entities, theirs: Entities, a: Analysed) -> Entities:
         updates["symbol"] = theirs.symbol
         updates["symbol_candidates"] = ()
     return replace(ours, **updates) if updates else ours
+
+
+def _digits_only(text: str) -> bool:
+    """A message of digits (in any script) and spaces only: it may be the user's trading PIN, so it never goes
+    to an outside LLM -- and a bare number holds no intent the LLM could add."""
+    compact = "".join(text.split())
+    return compact.isdigit()

@@ -105,3 +105,14 @@ def test_parse_answer_rejects_non_objects():
     assert parse_answer("", instruments=("TCS",)) is None
     ok = parse_answer(json.dumps({"intent": "change_language", "entities": {"language": "ta"}}), instruments=())
     assert ok is not None and ok.entities.language == "ta"
+
+
+async def test_a_bare_number_never_leaves_for_the_llm(server, pipeline: IntentPipeline):
+    """A message of digits only may be the user's trading PIN: it is never sent to an outside service (and it
+    holds no intent the LLM could add), however unsure the model is."""
+    asking = _with_llm(pipeline, _fallback(server))
+    for text in ("4826", "48 26", "٤٨٢٦", "४८२६"):
+        await asking.aclassify(text)
+    assert server.requests == []
+    await asking.aclassify(UNSURE)
+    assert len(server.requests) == 1, "other unsure messages still go"
