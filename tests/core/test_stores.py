@@ -52,3 +52,21 @@ async def test_memory_sessions_expire():
     await sessions.save("u", "x", ttl_s=10)
     now[0] = 11
     assert await sessions.load("u") is None
+
+
+async def test_a_fenced_commit_is_refused_once_the_lease_moved(redis_client, unique):
+    """A worker paused past its partition lease cannot commit a turn on top of the new owner's: the journal
+    commit checks the lease in the same script, and nothing of the refused turn is kept."""
+    from handlers.ports import Superseded
+
+    sessions = RedisSessionStore(redis_client, prefix=f"test:{unique}:")
+    lease = f"test:{unique}:own:3"
+    await redis_client.set(lease, "worker-a")
+    await sessions.commit_turn("u1", "wamid.1", state='{"awaiting":"pin"}', ttl_s=60, replies=[Text("one")],
+                               fence=(lease, "worker-a"))
+    await redis_client.set(lease, "worker-b")          # the lease moved to another worker
+    with pytest.raises(Superseded):
+        await sessions.commit_turn("u1", "wamid.2", state=None, ttl_s=60, replies=[Text("two")],
+                                   fence=(lease, "worker-a"))
+    state, done = await sessions.load_turn("u1", "wamid.2")
+    assert state == '{"awaiting":"pin"}' and done is None
