@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from bot.app import Runtime, build_runtime
+from bot.app import Runtime, build_runtime, close_all
 from bot.cluster.intake import MemoryIntake, RedisIntake
 from bot.cluster.outbound import MemoryOutbound, OutboundSender, RedisOutbound
 from bot.cluster.outbound_log import SqlOutboundLog
@@ -88,8 +88,7 @@ class Roles:
             await self.sender.close()
         if self.runtime is not None:
             await self.runtime.close()
-        for closer in reversed(self.closers):
-            await closer()
+        await close_all(self.closers)
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every message taken in has been run and every reply sent (tests, benchmarks)."""
