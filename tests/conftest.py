@@ -75,6 +75,19 @@ async def redis_client():
 
 
 @pytest.fixture
+async def runtime(tmp_path: Path, clock):
+    """The embedded runtime (SQLite file, memory stores, no receipts) on the test clock."""
+    from bot.app import build_runtime
+    from config.settings import load_settings
+
+    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
+    rt = await build_runtime(settings, clock=clock, with_receipts=False)
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
 

@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 
-from bot.app import build_runtime
 from bot.cluster.intake import MemoryIntake
 from bot.cluster.outbound import MemoryOutbound
 from bot.cluster.ownership import SoleOwnership
@@ -18,20 +15,10 @@ from bot.cluster.push import OutboundMessenger
 from bot.cluster import worker as worker_mod
 from bot.cluster.worker import TurnWorker
 from bot.stores.memory import MemorySessionStore
-from config.settings import load_settings
 from handlers.dispatcher import Dispatcher
 from handlers.messages import InboundMessage, Sender
 from handlers.replies import Text
 from handlers.router import Router
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path, clock):
-    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    rt = await build_runtime(settings, clock=clock, with_receipts=False)
-    yield rt
-    await rt.close()
 
 
 def msg(mid: str, phone: str, text: str) -> InboundMessage:

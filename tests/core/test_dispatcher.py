@@ -6,28 +6,15 @@ from __future__ import annotations
 import io
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 
-from bot.app import build_runtime
 from bot.logging import configure_logging
 from bot.stores.memory import MemorySessionStore
-from config.settings import load_settings
 from handlers.dispatcher import Dispatcher
 from handlers.messages import InboundMessage, Sender
 from handlers.replies import Text
 from handlers.router import Router
 from handlers.turn import TurnStatus
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path, clock):
-    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    rt = await build_runtime(settings, clock=clock, with_receipts=False)
-    yield rt
-    await rt.close()
 
 
 def dispatcher_for(runtime, router: Router) -> Dispatcher:

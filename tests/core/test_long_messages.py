@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from bot.app import build_runtime
 from bot.stores.memory import MemorySessionStore
 from bot.stores.sql import messages as messages_table
-from config.settings import load_settings
 from handlers.dispatcher import Dispatcher
 from handlers.messages import InboundMessage, Sender
 from handlers.onboarding import open_account
@@ -21,15 +17,6 @@ from handlers.routes import build_middlewares, build_router
 from handlers.turn import TurnStatus
 from intents.clip import MAX_CHARS
 from locales.catalog import LANGUAGES
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path, clock):
-    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    rt = await build_runtime(settings, clock=clock, with_receipts=False)
-    yield rt
-    await rt.close()
 
 
 class RecordingClassifier:

@@ -5,27 +5,15 @@ whatever the dialogue was waiting for."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-from bot.app import build_runtime
-from config.settings import load_settings
 from handlers.messages import InboundMessage, MessageKind, Sender
 from handlers.onboarding import open_account
 from handlers.replies import Buttons
 from handlers.turn import TurnStatus
 
 PHONE, BSUID = "919800000951", "IN.950000000000000001"
-
-
-@pytest.fixture
-async def runtime(tmp_path: Path, clock):
-    settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "s"),
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    rt = await build_runtime(settings, clock=clock, with_receipts=False)
-    yield rt
-    await rt.close()
 
 
 def inbound(mid: str, *, text: str | None = None, payload: str | None = None) -> InboundMessage:
