@@ -112,3 +112,23 @@ class DataCipher:
 
     def is_current(self, token: str) -> bool:
         return token_key_id(token) == self.current_id
+
+
+def seal_text(cipher: DataCipher, text: str | None, *, aad: str = "") -> str | None:
+    """Seal one text for storage (``None`` stays ``None``): a ``gw1`` token under the current key, bound to
+    ``aad`` (name where it is stored, e.g. ``messages.body:<user key>``, so a token copied elsewhere fails)."""
+    return None if text is None else cipher.encrypt_text(text, aad=aad)
+
+
+def open_text(cipher: DataCipher, value: str | None, *, aad: str = "") -> str | None:
+    """The text behind a stored value: a token is decrypted (with the same ``aad``), anything else is a
+    clear row (LITE, or written before sealing) and is returned as it is."""
+    return cipher.decrypt_text(value, aad=aad) if is_token(value) else value
+
+
+def reseal_text(cipher: DataCipher, value: str | None, *, aad: str = "") -> str | None:
+    """For ``users reseal``-style rotation: the token re-sealed under the current key, or ``None`` when
+    ``value`` is already current (or not a token), so callers rewrite only what changed."""
+    if not is_token(value) or cipher.is_current(value):  # type: ignore[arg-type]
+        return None
+    return cipher.encrypt_text(cipher.decrypt_text(value, aad=aad), aad=aad)  # type: ignore[arg-type]
