@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "users_cmd",     # gridworks users|handoff
     "bench_cmd",     # gridworks bench intents|engine|zk
     "engine_role_cmd",   # gridworks engine (the cluster's engine authority)
+    "instruments_cmd",   # gridworks instruments show|update
 )
 
 
