@@ -32,6 +32,7 @@ class Arrival:
     kind: str             # "text", "interactive", "template", "document", …
     error: bool = False   # one of the bot's error replies (busy / apology)
     tag: str = ""         # interactive replies: "button:<first id's prefix>" / "list:<…>" (ids, never text)
+    buttons: tuple[str, ...] = ()    # reply-button ids (server-bound ids, never text): what a user can tap
 
 
 class GraphSink:
@@ -46,6 +47,7 @@ class GraphSink:
         self.reads: dict[str, float] = {}        # inbound message id -> monotonic time of its read receipt
         self.issued: list[str] = []              # the wamids this fake answered sends with, in order
         self.sends = 0
+        self.calls = 0                           # every POST to the Graph API: sends, read receipts, uploads
         self.bad_requests = 0
         self.url = ""
         self._ids = itertools.count(1)
@@ -73,6 +75,7 @@ class GraphSink:
         self.reads.clear()
         self.issued.clear()
         self.sends = 0
+        self.calls = 0
         self.bad_requests = 0
 
     def count(self, recipient: str) -> int:
@@ -80,6 +83,7 @@ class GraphSink:
 
     async def _messages(self, request: web.Request) -> web.Response:
         mono, wall = time.monotonic(), time.time()
+        self.calls += 1
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -95,7 +99,8 @@ class GraphSink:
             return web.json_response({"success": True})
         target = body.get("to") or body.get("recipient") or ""
         kind = str(body.get("type") or "text")
-        arrival = Arrival(mono=mono, wall=wall, kind=kind, error=self._is_error(body), tag=_tag(body))
+        arrival = Arrival(mono=mono, wall=wall, kind=kind, error=self._is_error(body), tag=_tag(body),
+                          buttons=_buttons(body))
         self.sends += 1
         self.replies[target].append(arrival)
         if self.on_reply is not None:
@@ -109,6 +114,7 @@ class GraphSink:
                                   "messages": [{"id": wamid}]})
 
     async def _media(self, request: web.Request) -> web.Response:
+        self.calls += 1
         await request.read()
         return web.json_response({"id": f"media.bench{next(self._ids):09d}"})
 
@@ -139,6 +145,14 @@ def _tag(body: dict[str, Any]) -> str:
     except (KeyError, IndexError, TypeError):
         pass
     return f"{inner.get('type', '')}:{str(first).split(':', 1)[0]}"
+
+
+def _buttons(body: dict[str, Any]) -> tuple[str, ...]:
+    inner = body.get("interactive")
+    action = inner.get("action") if isinstance(inner, dict) else None
+    if not isinstance(action, dict) or not isinstance(action.get("buttons"), list):
+        return ()
+    return tuple(str(b.get("reply", {}).get("id", "")) for b in action["buttons"] if isinstance(b, dict))
 
 
 def _error(code: int, title: str, *, status: int = 400) -> web.Response:
