@@ -132,18 +132,20 @@ async def send_reply(client: WhatsApp, to: str, reply: Reply) -> str:
 
 
 async def _send_template(client: WhatsApp, to: str, reply: Template) -> str:
-    components: list[dict] = []
+    """Through pywa's public ``send_template``; our language variant is mapped to Meta's template locale
+    (``hi-Latn`` and ``or`` fall back to ``en``, see :mod:`bot.whatsapp.templates`)."""
+    from pywa_async.types.templates import BodyText, QuickReplyButton, TemplateLanguage
+
+    from bot.whatsapp.templates import meta_locale
+
+    params: list = []
     if reply.params:
-        components.append({"type": "body", "parameters": [{"type": "text", "text": p} for p in reply.params]})
-    for index, payload in enumerate(reply.button_payloads):
-        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
-                           "parameters": [{"type": "payload", "payload": payload}]})
-    body = {"name": reply.name, "language": {"code": reply.language}, "components": components}
-    bsuid = to.count(".") == 1 and not to.isdigit()
-    response = await client.api.send_message(
-        sender=str(client.phone_id), to=None if bsuid else to, recipient=to if bsuid else None,
-        recipient_type="individual", typ="template", msg=body)
-    return response["messages"][0]["id"]
+        params.append(BodyText.params(*reply.params))
+    params.extend(QuickReplyButton.params(callback_data=payload, index=index)
+                  for index, payload in enumerate(reply.button_payloads))
+    sent = await client.send_template(to=to, name=reply.name, language=TemplateLanguage(meta_locale(reply.language)),
+                                      params=params)
+    return sent.id
 
 
 def reply_type(reply: Reply) -> str:

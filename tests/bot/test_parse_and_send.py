@@ -93,8 +93,8 @@ async def test_sender_produces_the_exact_cloud_api_requests(tmp_path, db):
         assert tpl["name"] == "price_alert" and tpl["language"] == {"code": "hi"}
         assert tpl["components"][0]["parameters"] == [{"type": "text", "text": "TCS"},
                                                       {"type": "text", "text": "₹4,000.00"}]
-        assert tpl["components"][1] == {"type": "button", "sub_type": "quick_reply", "index": "0",
-                                        "parameters": [{"type": "payload", "payload": "alert:ok"}]}
+        assert tpl["components"][1] == {"type": "button", "sub_type": "QUICK_REPLY", "index": 0,   # pywa's
+                                        "parameters": [{"type": "payload", "payload": "alert:ok"}]}  # send_template
         uploads = [r for r in graph.requests if r.path.endswith("/media")]
         assert uploads and uploads[0].form["file"]["bytes"] == b'{"v":1}'
         assert sent[4]["type"] == "document" and sent[4]["document"]["filename"] == "R-1.json"
