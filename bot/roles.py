@@ -34,6 +34,7 @@ from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
 from bot.cluster.side import SideWriter
 from bot.cluster.ticks import TickConsumer
 from bot.cluster.worker import TurnWorker
+from bot.whatsapp.client import close_client
 from bot.whatsapp.sender import reply_sender
 from config.settings import Settings
 
@@ -177,13 +178,17 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
         runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger)
         ownership = SoleOwnership(partitions)
     roles = Roles(runtime=runtime, db=runtime.db, intake=intake, outbound=outbound, cluster=cluster,
-                  prefix=prefix, tick_seconds=tick_seconds or settings.tick_seconds)
+                  prefix=prefix, tick_seconds=tick_seconds or settings.tick_seconds,
+                  closers=[lambda: close_client(client)])
     sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db),
                             consumer=me, limiter=limiter)
 
-    async def read_receipt(message_id: str) -> None:
+    async def read_receipt(message_id: str, typing: bool) -> None:
         try:
-            await client.mark_message_as_read(message_id)
+            if typing:
+                await client.indicate_typing(message_id)
+            else:
+                await client.mark_message_as_read(message_id)
         except Exception as exc:  # noqa: BLE001 - a read receipt is a courtesy, never a failure
             log.info("mark_read_failed", error=type(exc).__name__)
 

@@ -9,6 +9,11 @@ again, and the outbound queue drops the keys it already has) or runs it from the
 
 Different partitions run concurrently; a partition is one asyncio task, so ``partitions`` bounds the turns in
 flight in a worker.
+
+Read receipts: a reply tells the user their message was read, so a turn that answers promptly sends no
+separate receipt (it was a second Graph call per message, an eighth of a turn's CPU). A turn still running
+after :data:`TYPING_AFTER_S` shows the typing indicator (which marks the message read), and a turn that ends
+with nothing to say marks the message read, so no message is left looking unseen.
 """
 
 from __future__ import annotations
@@ -35,15 +40,18 @@ RENEW_FRACTION = 3
 #: A turn that failed on infrastructure is tried again after this, doubling up to the maximum.
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 10.0
+#: A turn still running after this shows the user the typing indicator.
+TYPING_AFTER_S = 1.0
 
 
 class TurnWorker:
     def __init__(self, *, dispatcher: Any, intake: Intake, ownership: Ownership, messenger: OutboundMessenger,
                  consumer: str, lease_s: float = 5.0,
-                 on_read: Callable[[str], Awaitable[None]] | None = None,
+                 on_read: Callable[[str, bool], Awaitable[None]] | None = None,
                  on_partition: Callable[[int, bool], Awaitable[None]] | None = None) -> None:
-        """``messenger`` pushes replies (to the outbound queue); ``on_read`` sends a message's read receipt;
-        ``on_partition(p, owned)`` tells the outbound sender which partitions this worker now sends."""
+        """``messenger`` pushes replies (to the outbound queue); ``on_read(message_id, typing)`` marks a
+        message read, with the typing indicator when ``typing``; ``on_partition(p, owned)`` tells the outbound
+        sender which partitions this worker now sends."""
         self._dispatcher = dispatcher
         self._intake = intake
         self._own = ownership
@@ -175,12 +183,21 @@ class TurnWorker:
         """One message: the turn, then its replies to the outbound queue (idempotent keys). Raises when the
         replies could not be queued, so the entry stays pending."""
         message = entry.message
-        result = await self._dispatcher.handle(message, retry=retry, fence=self._own.fence(p))
+        typing: list[bool] = []
+        timer = None
+        if self._on_read is not None:
+            timer = asyncio.get_running_loop().call_later(TYPING_AFTER_S, self._typing, message.id, typing)
+        try:
+            result = await self._dispatcher.handle(message, retry=retry, fence=self._own.fence(p))
+        finally:
+            if timer is not None:
+                timer.cancel()
         self.turns += 1
         if result.status is TurnStatus.DUPLICATE and not result.replies:
             return result
-        if result.status is not TurnStatus.DUPLICATE and self._on_read is not None:
-            self._tasks.spawn(self._on_read(message.id), name="read-receipt")
+        if (result.status is not TurnStatus.DUPLICATE and not result.replies and not typing
+                and self._on_read is not None):
+            self._tasks.spawn(self._on_read(message.id, False), name="read-receipt")
         target = result.user if result.user is not None else message.sender
         if result.replies:
             await self._messenger.push(target, result.replies, key=message.id,
@@ -189,6 +206,11 @@ class TurnWorker:
             self._tasks.spawn(self._deferred(target, job, f"{message.id}:d{j}", result.correlation_id, p),
                               name="deferred")
         return result
+
+    def _typing(self, message_id: str, shown: list[bool]) -> None:
+        shown.append(True)
+        assert self._on_read is not None
+        self._tasks.spawn(self._on_read(message_id, True), name="typing")
 
     async def _deferred(self, target: Any, job: Callable[[], Awaitable[Sequence[Reply]]], key: str,
                         correlation_id: str, p: int) -> None:

@@ -39,12 +39,14 @@ class FlakyOutbound(MemoryOutbound):
         return await super().enqueue(items)
 
 
-async def run_worker(runtime, router: Router, messages: list[InboundMessage], outbound: MemoryOutbound):
+async def run_worker(runtime, router: Router, messages: list[InboundMessage], outbound: MemoryOutbound,
+                     on_read=None):
     intake = MemoryIntake(partitions=4)
     dispatcher = Dispatcher(router=router, services=runtime.services, sessions=MemorySessionStore(),
                             audit=runtime.audit)
     worker = TurnWorker(dispatcher=dispatcher, intake=intake, ownership=SoleOwnership(4),
-                        messenger=OutboundMessenger(outbound, partitions=4), consumer="t", lease_s=0.3)
+                        messenger=OutboundMessenger(outbound, partitions=4), consumer="t", lease_s=0.3,
+                        on_read=on_read)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     await intake.append(messages)
@@ -102,3 +104,28 @@ async def test_an_infrastructure_failure_is_retried_in_place_and_answered_once(r
     queued = [d.item.reply.body for p in range(4) for d in list(outbound._ready[p])]
     assert queued == ["answer to one", "answer to two"], "each answered once, in order, after the retries"
     assert calls == ["m1", "m2"], "the retried turn replays its journal, it does not run again"
+
+
+async def test_read_receipts_only_where_the_reply_does_not_say_it(runtime, monkeypatch):
+    """A prompt reply is the read receipt; a slow turn shows the typing indicator (once); a turn with
+    nothing to say marks its message read."""
+    monkeypatch.setattr(worker_mod, "TYPING_AFTER_S", 0.05)
+    router = Router("t")
+
+    @router.fallback()
+    async def answer(ctx):
+        if ctx.text == "slow":
+            await asyncio.sleep(0.3)
+        if ctx.text == "quiet":
+            return None
+        return Text("ok")
+
+    reads: list[tuple[str, bool]] = []
+
+    async def on_read(message_id: str, typing: bool) -> None:
+        reads.append((message_id, typing))
+
+    phone = "919800000204"
+    messages = [msg("fast", phone, "fast"), msg("slow", phone, "slow"), msg("quiet", phone, "quiet")]
+    await run_worker(runtime, router, messages, MemoryOutbound(partitions=4), on_read=on_read)
+    assert sorted(reads) == [("quiet", False), ("slow", True)]
