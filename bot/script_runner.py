@@ -194,8 +194,13 @@ async def run_script(path: Path, channel: ConsoleChannel) -> ScriptReport:
             label = f"send_file {file_path.name}"
             trace = await channel.turn(user, text=step.get("caption"), name=name, at=when,
                                        document=(file_path.name, content))
+        elif "campaign" in step:             # run a campaign; the trace is the nudge this user received
+            from bot.campaigns.console import campaign_step
+
+            label = f"campaign {step['campaign']}"
+            trace = await campaign_step(channel, user, step["campaign"], at=when)
         else:
-            report.failures.append(f"step {index}: needs say, tap or send_file")
+            report.failures.append(f"step {index}: needs say, tap, send_file or campaign")
             continue
         report.steps += 1
         report.traces.append(trace)

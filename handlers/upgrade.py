@@ -9,6 +9,11 @@ even when no tick ran). Both go through :func:`expire_if_due`, which is idempote
 The plan rows and the pay button are bound server-side (``handlers/bound.py``): a tap names a plan the
 server offered this user (the pay button: once, and only while its card is the open dialogue), never a plan
 id taken from the payload.
+
+Campaign nudges (``bot/campaigns``) land here too: their buttons carry ``nudge_trial|nudge_more|nudge_no:<nonce>``
+and the nonce is looked up in the campaign store (``services.extras["campaigns"]``) for the tapping user only;
+"Not interested" suppresses that campaign for them. Trials and payments are attributed to the campaigns that
+planned the user (their holdout too, the baseline of the uplift).
 """
 
 from __future__ import annotations
@@ -109,12 +114,65 @@ def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial
                      rows=tuple(rows), section_title=t("upgrade.offer.section"))
 
 
+NUDGE_TAPS = {"nudge_trial": "tap_trial", "nudge_more": "tap_more", "nudge_no": "tap_no"}
+
+
+async def _attribute(ctx: TurnContext, kind: str) -> None:
+    store = ctx.services.extras.get("campaigns")
+    if store is not None:
+        await store.attribute(ctx.user.key, kind, ctx.now)
+
+
+async def _nudge_tap(ctx: TurnContext) -> Text | None:
+    """Record a nudge tap; a refusal (nothing changes) when the nonce was not issued to this user."""
+    store = ctx.services.extras.get("campaigns")
+    action, _, nonce = (ctx.message.payload or "").partition(":")
+    nudge = await store.resolve(ctx.user.key, nonce) if store is not None and action in NUDGE_TAPS else None
+    if nudge is None:
+        return Text(refusal_text(ctx.t, Reason.UNKNOWN))
+    await store.record(nudge, NUDGE_TAPS[action], ctx.now)
+    ctx.session.clear()
+    return None
+
+
+@router.on_payload("nudge_trial")
+async def nudge_trial(ctx: TurnContext):
+    """"Start free trial" on a nudge: the trial at once (once per user), else the plans."""
+    refused = await _nudge_tap(ctx)
+    if refused is not None:
+        return refused
+    if ctx.user.tier == Tier.PRO:
+        return await show_status(ctx)
+    if ctx.user.profile.get(TRIAL_USED):
+        return [Text(ctx.t("upgrade.trial.used")), offer(ctx, with_trial=False)]
+    book = PlanBook.from_config(ctx.services.config)
+    until = await _activate(ctx, TRIAL, book.trial_days)
+    return Text(ctx.t("upgrade.trial.started", date=ist_date(until), days=book.trial_days))
+
+
+@router.on_payload("nudge_more")
+async def nudge_more(ctx: TurnContext):
+    """"Tell me more": the upgrade offer, as if the user had asked for it."""
+    refused = await _nudge_tap(ctx)
+    if refused is not None:
+        return refused
+    return await (show_status(ctx) if ctx.user.tier == Tier.PRO else show_plans(ctx))
+
+
+@router.on_payload("nudge_no")
+async def nudge_no(ctx: TurnContext):
+    """"Not interested": this campaign never messages the user again (recorded as ``tap_no``)."""
+    refused = await _nudge_tap(ctx)
+    return refused if refused is not None else Text(ctx.t("campaigns.declined"))
+
+
 async def _activate(ctx: TurnContext, plan_id: str, days: int) -> datetime:
     until = ctx.now + timedelta(days=days)
     changes: dict[str, Any] = {PLAN: {"id": plan_id, "until": until.isoformat(), "reminded": False}}
     if plan_id == TRIAL:
         changes[TRIAL_USED] = True
     await ctx.services.users.update(ctx.user.key, tier=Tier.PRO, profile_changes=changes)
+    await _attribute(ctx, "trial" if plan_id == TRIAL else "paid")
     return until
 
 

@@ -288,3 +288,9 @@ class CampaignStore:
 
 def as_mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def privacy_words(product_config: Mapping[str, Any]) -> tuple[str, ...]:
+    """``config/campaigns.toml`` ``[facts] privacy_words``."""
+    facts = as_mapping(as_mapping(product_config.get("campaigns")).get("facts"))
+    return tuple(str(w) for w in facts.get("privacy_words") or ())
