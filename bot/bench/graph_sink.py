@@ -9,6 +9,11 @@ prefix) and its arrival time on the monotonic and the wall clock, so the load ge
 computes webhook-to-reply latency on one clock. It logs nothing (no phone numbers, no message text).
 
 It runs on the benchmark's own event loop: its CPU lands in the benchmark process, never in a measured one.
+
+Templates: ``POST /{version}/{waba_id}/message_templates`` creates one (answered ``PENDING``, or ``approve``'s
+status), ``GET`` lists them in Meta's paged format, ``POST /{version}/{template_id}`` updates one; enough for
+pywa's public ``create_template`` / ``get_templates`` / ``update_template`` (``gridworks templates sync``).
+``fail`` maps a recipient to a Graph error code its sends are answered with (131049, 131050, …).
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class GraphSink:
         self.calls = 0                           # every POST to the Graph API: sends, read receipts, uploads
         self.bad_requests = 0
         self.url = ""
+        self.fail: dict[str, int] = {}           # recipient -> error code its sends are refused with
+        self.templates: dict[str, dict[str, Any]] = {}   # template id -> what was created (plus id, status)
+        self.approve = "PENDING"                 # the status new templates are created with
+        self.template_bodies: dict[str, dict[str, Any]] = {}   # wamid -> the template part of that send
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -57,6 +66,9 @@ class GraphSink:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/{version}/{phone_id}/messages", self._messages)
         app.router.add_post("/{version}/{phone_id}/media", self._media)
+        app.router.add_post("/{version}/{waba_id}/message_templates", self._create_template)
+        app.router.add_get("/{version}/{waba_id}/message_templates", self._list_templates)
+        app.router.add_post("/{version}/{template_id}", self._update_template)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -98,6 +110,9 @@ class GraphSink:
                 self.reads.setdefault(mid, mono)
             return web.json_response({"success": True})
         target = body.get("to") or body.get("recipient") or ""
+        if target in self.fail:
+            code = self.fail[target]
+            return _error(code, _TITLES.get(code, "Error"))
         kind = str(body.get("type") or "text")
         arrival = Arrival(mono=mono, wall=wall, kind=kind, error=self._is_error(body), tag=_tag(body),
                           buttons=_buttons(body))
@@ -110,8 +125,35 @@ class GraphSink:
             contact["user_id"] = body["recipient"]
         wamid = f"wamid.bench{next(self._ids):09d}"
         self.issued.append(wamid)
+        if isinstance(body.get("template"), dict):
+            self.template_bodies[wamid] = body["template"]
         return web.json_response({"messaging_product": "whatsapp", "contacts": [contact],
                                   "messages": [{"id": wamid}]})
+
+    async def _create_template(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        tid = str(900000000 + next(self._ids))
+        self.templates[tid] = {**body, "id": tid, "status": self.approve,
+                               "parameter_format": body.get("parameter_format") or "POSITIONAL"}
+        return web.json_response({"id": tid, "status": self.approve, "category": body.get("category")})
+
+    async def _list_templates(self, request: web.Request) -> web.Response:
+        data = list(self.templates.values())
+        name = request.query.get("name")
+        if name:
+            data = [t for t in data if t.get("name") == name]
+        return web.json_response({"data": data, "paging": {"cursors": {"before": "", "after": ""}},
+                                  "summary": {"total_count": len(data), "message_template_count": len(data),
+                                              "message_template_limit": 6000,
+                                              "are_translations_complete": True}})
+
+    async def _update_template(self, request: web.Request) -> web.Response:
+        tid = request.match_info["template_id"]
+        if tid not in self.templates:
+            return _error(100, "Invalid parameter", status=400)
+        body = json.loads(await request.read())
+        self.templates[tid].update({k: v for k, v in body.items() if v is not None})
+        return web.json_response({"success": True, "id": tid, "category": self.templates[tid].get("category")})
 
     async def _media(self, request: web.Request) -> web.Response:
         self.calls += 1
@@ -153,6 +195,10 @@ def _buttons(body: dict[str, Any]) -> tuple[str, ...]:
     if not isinstance(action, dict) or not isinstance(action.get("buttons"), list):
         return ()
     return tuple(str(b.get("reply", {}).get("id", "")) for b in action["buttons"] if isinstance(b, dict))
+
+
+_TITLES = {131049: "This message was not delivered to maintain healthy ecosystem engagement.",
+           131050: "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages."}
 
 
 def _error(code: int, title: str, *, status: int = 400) -> web.Response:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.campaigns import tables as T
@@ -180,17 +180,30 @@ class CampaignStore:
                 .select_from(T.sends.join(users, users.c.key == T.sends.c.user_key))
                 .where(T.sends.c.campaign == c.id, T.sends.c.state == "planned")
                 .order_by(T.sends.c.user_key).limit(count))).all()
-            keys = [r.user_key for r in rows]
-            if not keys:
-                return []
-            since = now - timedelta(days=c.policy.cap_days)
-            recent = dict((await conn.execute(
-                select(T.sends.c.user_key, func.count()).where(T.sends.c.user_key.in_(keys),
-                                                                T.sends.c.state.in_(ACTIVE), T.sends.c.at >= since)
-                .group_by(T.sends.c.user_key))).all())
-            said_no = {r[0] for r in await conn.execute(
-                select(T.events.c.user_key).where(T.events.c.campaign == c.id, T.events.c.kind == "tap_no",
-                                                  T.events.c.user_key.in_(keys)))}
+            return await self._with_history(conn, c, rows, now)
+
+    async def recipients(self, c: Campaign, keys: Sequence[str], now: datetime) -> list[Recipient]:
+        """The send-time facts of ``keys`` without a plan (``run --dry-run``)."""
+        opted = profile_flag("marketing_opt_out", self.db.dialect.name)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(
+                select(users.c.key.label("user_key"), literal("").label("arm"), literal("").label("nonce"),
+                       users.c.tier, users.c.phone, users.c.bsuid, users.c.language, opted.label("opted_out"))
+                .where(users.c.key.in_(list(keys))))).all()
+            return await self._with_history(conn, c, rows, now)
+
+    async def _with_history(self, conn, c: Campaign, rows: Sequence[Any], now: datetime) -> list[Recipient]:
+        keys = [r.user_key for r in rows]
+        if not keys:
+            return []
+        since = now - timedelta(days=c.policy.cap_days)
+        recent = dict((await conn.execute(
+            select(T.sends.c.user_key, func.count()).where(T.sends.c.user_key.in_(keys),
+                                                            T.sends.c.state.in_(ACTIVE), T.sends.c.at >= since)
+            .group_by(T.sends.c.user_key))).all())
+        said_no = {r[0] for r in await conn.execute(
+            select(T.events.c.user_key).where(T.events.c.campaign == c.id, T.events.c.kind == "tap_no",
+                                              T.events.c.user_key.in_(keys)))}
         return [Recipient(key=r.user_key, arm=r.arm, nonce=r.nonce, tier=r.tier, phone=r.phone, bsuid=r.bsuid,
                           language=r.language or "en", opted_out=bool(r.opted_out),
                           recent_marketing=int(recent.get(r.user_key, 0)), suppressed=r.user_key in said_no)
