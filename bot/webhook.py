@@ -52,7 +52,8 @@ async def receive(request: web.Request) -> web.Response:
         if not signature:
             log.warning("webhook_rejected", reason="missing_signature", rate_limit="missing_signature")
             return web.Response(status=401, text="missing signature")
-        if await client.webhook_update_validator(raw, signature) is not None:
+        # A non-ASCII header is no HMAC (and hmac.compare_digest raises TypeError on one: a 500 before this).
+        if not signature.isascii() or await client.webhook_update_validator(raw, signature) is not None:
             log.warning("webhook_rejected", reason="bad_signature", rate_limit="bad_signature")
             return web.Response(status=403, text="bad signature")
     try:
