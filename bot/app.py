@@ -151,7 +151,8 @@ async def open_order_engine(settings: Settings, db: AsyncEngine, clock: Clock) -
 
     lease = await _engine_lease(db)
     try:
-        engine = await open_engine(db=db, clock=clock, config=settings.product)
+        engine = await open_engine(db=db, clock=clock, config=settings.product,
+                                   keyring=DataCipher.from_secrets(settings.secrets))
     except BaseException:
         await lease.release()
         raise
@@ -185,15 +186,16 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
         else:
             lease = await _engine_lease(db)
             closers.append(lease.release)
-            intents, order_engine = await asyncio.gather(_load_intents(settings),
-                                                         open_engine(db=db, clock=clock, config=settings.product))
+            intents, order_engine = await asyncio.gather(_load_intents(settings), open_engine(
+                db=db, clock=clock, config=settings.product, keyring=DataCipher.from_secrets(settings.secrets)))
             order_engine.store.fence = lease.fence    # PostgreSQL: every write re-checks the lease
         closers.append(order_engine.close)
         receipts = None
         if with_receipts:
             from engine.zk import open_receipts
 
-            receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock)
+            receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock,
+                                           keyring=DataCipher.from_secrets(settings.secrets))
             closers.append(receipts.close)
         users = SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets))
         audit = SqlAuditLog(db)

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from engine.api import (ContractNote, EngineEvent, Estimate, Funds, Holding, OrderRequest, OrderResult,
-                        OrderStatus, OrderView, Position, Product, Quote, Trade)
+                        OrderStatus, OrderView, Position, Product, Quote, Tier, Trade)
 from engine.calendar import TradingCalendar
 from engine.charges import ChargeSchedule
 from engine.clock import IST, Clock
@@ -86,7 +86,7 @@ class EmbeddedEngine:
         changes = self.core.take_changes()
         if not changes:
             return None
-        batch = Batch.of(changes)
+        batch = Batch.of(changes, self.store.sealer)
         if not self.params.group_commit:
             try:
                 await self.store.write(batch)
@@ -99,7 +99,7 @@ class EmbeddedEngine:
     def _commit_group(self) -> asyncio.Future | None:
         """Group mode's commit without an await: queue the core's changes and return the commit's future."""
         changes = self.core.take_changes()
-        return self._enqueue(Batch.of(changes)) if changes else None
+        return self._enqueue(Batch.of(changes, self.store.sealer)) if changes else None
 
     def _enqueue(self, batch: Batch) -> asyncio.Future:
         """Queue ``batch`` for the group commit; its future resolves once the batch is durable."""
@@ -186,6 +186,9 @@ class EmbeddedEngine:
             return self.core.estimate(request, self._now())
 
     async def place(self, request: OrderRequest) -> OrderResult:
+        sealer = self.store.sealer
+        if sealer is not None and request.tier is Tier.PRO and request.account not in sealer.ids:
+            await self.seal_accounts([request.account])      # a PRO order: its account's rows are sealed first
         if self.params.group_commit and request.client_order_id not in self.core.coids:
             # Group mode: concurrent new orders are placed together by one drain (one lock hold, one batch,
             # one commit future), each exactly as place() below would; the caller still waits for the commit.
@@ -247,6 +250,11 @@ class EmbeddedEngine:
         """
         if not requests:
             return []
+        sealer = self.store.sealer
+        if sealer is not None:
+            pro = [r.account for r in requests if r.tier is Tier.PRO and r.account not in sealer.ids]
+            if pro:
+                await self.seal_accounts(pro)
         results: list[OrderResult | None] = [None] * len(requests)
         dups: list[tuple[int, str]] = []
         waits: list[asyncio.Future] = []
@@ -330,6 +338,28 @@ class EmbeddedEngine:
     async def _rebuild_locked(self) -> None:   # pragma: no cover - see _drain
         async with self._lock:
             await self.rebuild()
+
+    async def seal_accounts(self, accounts: Sequence[str]) -> int:
+        """Make these accounts private (PRO at rest, :mod:`engine.sealed`): every row they have is sealed and
+        every later one is written sealed. Runs under the command lock once nothing is in flight, so no
+        clear row of theirs can be committed afterwards. Returns how many accounts were sealed now (0
+        without data keys)."""
+        sealer = self.store.sealer
+        if sealer is None:
+            return 0
+        while True:
+            async with self._lock:
+                # Nothing can join the queue while we hold the lock; wait for what is queued or being written.
+                while (self._queue or self._writing is not None) and not self._failing:
+                    waits = [f for _, f in self._queue] + ([self._writing] if self._writing is not None else [])
+                    await asyncio.wait(waits, timeout=0.05)
+                if not self._failing:
+                    done = 0
+                    for account in dict.fromkeys(accounts):
+                        done += await self.store.privatize(account)
+                    return done
+            if self._flusher is not None:     # a failed group commit: let it rebuild, then try again
+                await asyncio.wait([self._flusher])
 
     async def _as_duplicate(self, order) -> OrderResult:
         trades = tuple(t for t, _ in await self.store.trades_of(order_id=order.order_id))

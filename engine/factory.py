@@ -13,6 +13,7 @@ from engine.embedded import EmbeddedEngine
 from engine.instruments import load_instruments
 from engine.market import MarketParams, SimulatedMarket
 from engine.params import EngineParams
+from engine.sealed import Keyring
 from engine.store import EngineStore
 
 SECTIONS = ("engine", "charges", "calendar", "tiers")
@@ -42,14 +43,15 @@ def build_market(config: Mapping[str, object] | None = None) -> SimulatedMarket:
 
 
 async def open_engine(*, db: AsyncEngine, clock: Clock, config: Mapping[str, object],
-                      params: EngineParams | None = None) -> EmbeddedEngine:
-    """Create the engine's tables if needed, rebuild working orders from the database, and return the engine."""
+                      params: EngineParams | None = None, keyring: Keyring | None = None) -> EmbeddedEngine:
+    """Create the engine's tables if needed, rebuild working orders from the database, and return the engine.
+    ``keyring`` (the data keys) seals PRO accounts' rows at rest (:mod:`engine.sealed`)."""
     cfg = resolve_config(config)
     calendar = TradingCalendar(cfg["calendar"])
     instruments = load_instruments()
     market = SimulatedMarket(instruments, calendar, MarketParams.from_config(cfg["engine"].get("market") or {}))
     params = params or EngineParams.from_config(cfg["engine"])
-    store = EngineStore(db, writer_process=params.writer_process)
+    store = EngineStore(db, writer_process=params.writer_process, keyring=keyring)
     await store.create()
     engine = EmbeddedEngine(store=store, clock=clock, market=market, calendar=calendar, instruments=instruments,
                             schedule=ChargeSchedule(cfg["charges"], cfg["tiers"]), params=params)

@@ -1,6 +1,10 @@
 """The engine's tables (its own MetaData, names prefixed ``eng_``) and the triggers that keep the audit tables
 append-only. Orders carry a unique ``client_order_id``: the database itself refuses a second order for one
 instruction.
+
+Every table that holds an account's data has a ``sealed`` column: NULL on a clear (LITE) row; on a PRO row the
+AES-GCM token of everything :mod:`engine.sealed` keeps out of the clear columns. ``eng_account_ids`` maps a
+private account's opaque id to its real id (sealed).
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ accounts = Table(
     _ts("created_at", nullable=False),
     Column("charges_paid", Money, nullable=False),
     Column("realized", Money, nullable=False),
+    Column("sealed", Text),
+)
+
+account_ids = Table(
+    "eng_account_ids", metadata,
+    Column("id", String(64), primary_key=True),        # the opaque id a private account's rows carry
+    Column("sealed", Text, nullable=False),            # {"account": real id}, sealed
 )
 
 orders = Table(
@@ -53,6 +64,7 @@ orders = Table(
     Column("ch_stamp", Money, nullable=False), Column("ch_gst", Money, nullable=False),
     Column("reject_code", String(40)), Column("reject_params", Text),
     Column("source_message_id", String(200)), Column("tag", String(64)),
+    Column("sealed", Text),
     UniqueConstraint("client_order_id", name="uq_eng_orders_client_order_id"),
     Index("ix_eng_orders_account_seq", "account", "seq"),
     Index("ix_eng_orders_stage", "stage"),
@@ -67,6 +79,7 @@ order_events = Table(
     Column("filled", BigInteger, nullable=False),
     _ts("at", nullable=False),
     Column("detail", Text, nullable=False),
+    Column("sealed", Text),
 )
 
 trades = Table(
@@ -85,6 +98,7 @@ trades = Table(
     Column("ch_brokerage", Money, nullable=False), Column("ch_stt", Money, nullable=False),
     Column("ch_exchange", Money, nullable=False), Column("ch_sebi", Money, nullable=False),
     Column("ch_stamp", Money, nullable=False), Column("ch_gst", Money, nullable=False),
+    Column("sealed", Text),
     Index("ix_eng_trades_account_day", "account", "trade_day"),
 )
 
@@ -97,6 +111,7 @@ postings = Table(
     Column("kind", String(16), nullable=False),
     Column("ref", String(64), nullable=False),
     _ts("at", nullable=False),
+    Column("sealed", Text),
 )
 
 holdings = Table(
@@ -108,6 +123,7 @@ holdings = Table(
     Column("realized", Money, nullable=False),
     Column("reserved", BigInteger, nullable=False),
     Column("lots", Text, nullable=False),
+    Column("sealed", Text),
 )
 
 positions = Table(
@@ -117,6 +133,7 @@ positions = Table(
     Column("symbol", String(32), primary_key=True),
     Column("buy_qty", BigInteger, nullable=False), Column("buy_value", Money, nullable=False),
     Column("sell_qty", BigInteger, nullable=False), Column("sell_value", Money, nullable=False),
+    Column("sealed", Text),
 )
 
 state = Table(
@@ -127,20 +144,39 @@ state = Table(
 
 
 APPEND_ONLY = ("eng_order_events", "eng_trades", "eng_postings")
+_APPEND_KEYS = {"eng_order_events": "id", "eng_trades": "trade_id", "eng_postings": "id"}
+#: Tables that gained the ``sealed`` column after they were first shipped (added to older databases).
+SEALED_TABLES = ("eng_accounts", "eng_orders", "eng_order_events", "eng_trades", "eng_postings", "eng_holdings",
+                 "eng_positions")
 
 
 def append_only_ddl(dialect: str) -> list[str]:
-    """Triggers that refuse UPDATE and DELETE on the audit tables (the order/trade log is append-only)."""
+    """Triggers that keep the audit tables append-only: DELETE is refused; UPDATE is refused unless it leaves
+    the row sealed with its key and time unchanged -- the one change allowed is sealing a row (an account
+    turning PRO) or re-sealing it under a new data key (rotation). A clear row can never be edited."""
     out = []
     if dialect == "sqlite":
         for t in APPEND_ONLY:
-            for op in ("UPDATE", "DELETE"):
-                out.append(f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
-                           f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END")
+            key = _APPEND_KEYS[t]
+            out.append(f"DROP TRIGGER IF EXISTS {t}_no_update")
+            out.append(f"CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} "
+                       f"WHEN NEW.sealed IS NULL OR NEW.{key} IS NOT OLD.{key} OR NEW.at IS NOT OLD.at "
+                       f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END")
+            out.append(f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} "
+                       f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END")
     elif dialect == "postgresql":
         out.append("CREATE OR REPLACE FUNCTION eng_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                   "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$")
+                   "BEGIN IF TG_OP = 'UPDATE' AND NEW.sealed IS NOT NULL AND NEW.at = OLD.at "
+                   "AND to_jsonb(NEW) -> TG_ARGV[0] = to_jsonb(OLD) -> TG_ARGV[0] THEN RETURN NEW; END IF; "
+                   "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$")
         for t in APPEND_ONLY:   # CREATE OR REPLACE TRIGGER: PostgreSQL 14+
             out.append(f"CREATE OR REPLACE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} "
-                       f"FOR EACH ROW EXECUTE FUNCTION eng_append_only()")
+                       f"FOR EACH ROW EXECUTE FUNCTION eng_append_only('{_APPEND_KEYS[t]}')")
     return out
+
+
+def add_sealed_columns_ddl(dialect: str, existing: dict[str, set[str]]) -> list[str]:
+    """``ALTER TABLE … ADD COLUMN sealed`` for tables created before the column existed (``existing``: the
+    column names per table as the database has them)."""
+    return [f"ALTER TABLE {t} ADD COLUMN sealed TEXT" for t in SEALED_TABLES
+            if t in existing and "sealed" not in existing[t]]

@@ -42,6 +42,13 @@ __all__ = ["open_receipts", "ReceiptService", "IssuedReceipt", "OrderLeaf", "Pro
 log = structlog.get_logger(__name__)
 
 
+class _Row:
+    """Attribute access over an opened row mapping (the prior-fill rows)."""
+
+    def __init__(self, data: dict) -> None:
+        self.__dict__.update(data)
+
+
 def _us(dt) -> int:
     return int(dt.timestamp() * 1_000_000)
 
@@ -53,8 +60,9 @@ def _b64(data: bytes) -> str:
 
 class ReceiptService:
     def __init__(self, *, db: AsyncEngine, keys: ReceiptKeys, clock: Clock,
-                 pool: ProcessPoolExecutor | None) -> None:
+                 pool: ProcessPoolExecutor | None, keyring: Any = None) -> None:
         self._db = db
+        self._keyring = keyring      # data keys: openings, fill values, documents and leaves sealed at rest
         self._keys = keys
         self._clock = clock
         self._pool = pool
@@ -107,7 +115,8 @@ class ReceiptService:
         index = tree.size
         now = _us(self._clock.now())
         lh = merkle.leaf_hash(leaf)
-        await conn.execute(store.zk_log.insert().values(idx=index, kind=kind, ref=ref, leaf=leaf, leaf_hash=lh,
+        await conn.execute(store.zk_log.insert().values(idx=index, kind=kind, ref=ref,
+                                                        leaf=store.seal_leaf(self._keyring, index, leaf), leaf_hash=lh,
                                                         created_us=now))
         tree.append(lh)
         head = TreeHead(self._log_id, tree.size, tree.root(), now).to_bytes()
@@ -177,9 +186,9 @@ class ReceiptService:
             leaf = body + self._keys.signing.sign(body)
             index, tree, _ = await self._append(conn, "order", order.order_id, leaf)
             leaf_hash = tree.hashes[index]
-            await conn.execute(store.zk_orders.insert().values(
+            await conn.execute(store.zk_orders.insert().values(**store.seal_order(self._keyring, dict(
                 order_id=order.order_id, leaf_index=index, side=order.side.value, symbol=order.symbol,
-                limit_paise=limit, quantity=order.quantity, nonce=nonce))
+                limit_paise=limit, quantity=order.quantity, nonce=nonce))))
         log.info("zk.order_logged", order_id=order.order_id, leaf_index=index)
         return OrderLeaf(order.order_id, index, leaf_hash.hex(), True)
 
@@ -197,14 +206,15 @@ class ReceiptService:
             return existing
         await self.log_order(order, pseudonym=pseudonym)
         async with self._db.connect() as conn:
-            orow = (await conn.execute(select(store.zk_orders).where(store.zk_orders.c.order_id == order.order_id))
-                    ).mappings().one()
-            order_leaf = bytes((await conn.execute(select(store.zk_log.c.leaf)
-                                                   .where(store.zk_log.c.idx == orow["leaf_index"]))).scalar_one())
-            prior_rows = (await conn.execute(
-                select(store.zk_documents.c.seq, store.zk_documents.c.quantity, store.zk_documents.c.nonce,
-                       store.zk_documents.c.trade_id)
-                .where(store.zk_documents.c.order_id == order.order_id).order_by(store.zk_documents.c.seq))).all()
+            orow = store.open_order(self._keyring, (await conn.execute(
+                select(store.zk_orders).where(store.zk_orders.c.order_id == order.order_id))).mappings().one())
+            order_leaf = store.open_leaf(self._keyring, orow["leaf_index"], (await conn.execute(
+                select(store.zk_log.c.leaf).where(store.zk_log.c.idx == orow["leaf_index"]))).scalar_one())
+            prior_rows = [_Row(store.open_document(self._keyring, r)) for r in (await conn.execute(
+                select(store.zk_documents.c.receipt_id, store.zk_documents.c.seq, store.zk_documents.c.quantity,
+                       store.zk_documents.c.nonce, store.zk_documents.c.trade_id, store.zk_documents.c.sealed)
+                .where(store.zk_documents.c.order_id == order.order_id).order_by(store.zk_documents.c.seq))
+            ).mappings().all()]
         prior_qty = sum(int(r.quantity) for r in prior_rows)
         r_prior = sum(self._keys.blinder("fill_quantity", r.trade_id, bytes(r.nonce)) for r in prior_rows) % Q
         if not (0 <= trade.price_paise <= MAX_VALUE and 1 <= trade.quantity <= MAX_VALUE):
@@ -245,10 +255,10 @@ class ReceiptService:
                 public_key=self._public, key_id=self._key_id, leaf_index=index,
                 inclusion=tree.inclusion(index, head.size), head_signed=head_signed, head_size=head.size,
                 head_root=head.root, head_time_us=head.timestamp_us)
-            await conn.execute(store.zk_documents.insert().values(
+            await conn.execute(store.zk_documents.insert().values(**store.seal_document(self._keyring, dict(
                 receipt_id=receipt_id, kind="fill", trade_id=trade.trade_id, order_id=order.order_id,
                 seq=len(prior_rows), leaf_index=index, price_paise=trade.price_paise, quantity=trade.quantity,
-                nonce=nonce, document=json.dumps(doc)))
+                nonce=nonce, document=json.dumps(doc)))))
         log.info("zk.receipt_issued", receipt_id=receipt_id, order_id=order.order_id, leaf_index=index)
         return IssuedReceipt(receipt_id, doc, _fill_opening_dict(receipt_id, order, opening), f"{receipt_id}.json")
 
@@ -258,12 +268,14 @@ class ReceiptService:
                    ).mappings().first()
             if row is None:
                 return None
-            orow = (await conn.execute(select(store.zk_orders).where(store.zk_orders.c.order_id == row["order_id"]))
-                    ).mappings().one()
-            prior = (await conn.execute(
-                select(store.zk_documents.c.quantity, store.zk_documents.c.nonce, store.zk_documents.c.trade_id)
+            row = store.open_document(self._keyring, row)
+            orow = store.open_order(self._keyring, (await conn.execute(
+                select(store.zk_orders).where(store.zk_orders.c.order_id == row["order_id"]))).mappings().one())
+            prior = [_Row(store.open_document(self._keyring, r)) for r in (await conn.execute(
+                select(store.zk_documents.c.receipt_id, store.zk_documents.c.quantity, store.zk_documents.c.nonce,
+                       store.zk_documents.c.trade_id, store.zk_documents.c.sealed)
                 .where(store.zk_documents.c.order_id == row["order_id"], store.zk_documents.c.seq < row["seq"])
-            )).all()
+            )).mappings().all()]
         onon = bytes(orow["nonce"])
         opening = rc.FillOpening(
             limit=int(orow["limit_paise"]), r_limit=self._keys.blinder("limit", orow["order_id"], onon),
@@ -322,8 +334,8 @@ class ReceiptService:
                                      key_id=self._key_id, leaf_index=index,
                                      inclusion=tree.inclusion(index, head.size), head_signed=head_signed,
                                      head_size=head.size, head_root=head.root, head_time_us=head.timestamp_us)
-            await conn.execute(store.zk_documents.insert().values(
-                receipt_id=receipt_id, kind="portfolio", leaf_index=index, nonce=nonce, document=json.dumps(doc)))
+            await conn.execute(store.zk_documents.insert().values(**store.seal_document(self._keyring, dict(
+                receipt_id=receipt_id, kind="portfolio", leaf_index=index, nonce=nonce, document=json.dumps(doc)))))
         opening = {"receipt_id": receipt_id, "total_paise": total,
                    "holdings": [{"symbol": s, "quantity": q, "price_paise": p, "blinder": format(r, "064x")}
                                 for (s, q, p), r in zip(holdings, blinders)]}
@@ -333,9 +345,10 @@ class ReceiptService:
 
     async def find(self, receipt_id: str) -> dict[str, Any] | None:
         async with self._db.connect() as conn:
-            row = (await conn.execute(select(store.zk_documents.c.document)
-                                      .where(store.zk_documents.c.receipt_id == receipt_id))).first()
-        return None if row is None else json.loads(row[0])
+            row = (await conn.execute(select(store.zk_documents.c.receipt_id, store.zk_documents.c.document,
+                                             store.zk_documents.c.sealed)
+                                      .where(store.zk_documents.c.receipt_id == receipt_id))).mappings().first()
+        return None if row is None else json.loads(store.open_document(self._keyring, row)["document"])
 
     async def verify_document(self, doc: dict | bytes | str) -> VerifyResult:
         """Verify against this engine's key in a worker thread: ~30-50 ms of CPU that must not queue behind
@@ -344,17 +357,18 @@ class ReceiptService:
 
 
 async def open_receipts(*, db: AsyncEngine, secrets, clock: Clock, processes: int = 1,
-                        read_only: bool = False) -> ReceiptService:
+                        read_only: bool = False, keyring: Any = None) -> ReceiptService:
     """Create the zk_ tables, load keys (config or state dir) and start the proving pool.
 
     ``read_only`` (the log and receipt queries of the CLI): no proving pool, and keys must already exist
     (:class:`engine.zk.keys.MissingKeys` otherwise) — a query never mints a new signing key."""
     async with db.begin() as conn:
         await create_tables(conn, store.metadata)
+        await conn.run_sync(store.add_sealed_columns)
     keys = load_keys(secrets, create=not read_only)
     if read_only:
-        return ReceiptService(db=db, keys=keys, clock=clock, pool=None)
+        return ReceiptService(db=db, keys=keys, clock=clock, pool=None, keyring=keyring)
     pool = ProcessPoolExecutor(max_workers=max(1, processes), mp_context=multiprocessing.get_context("spawn"),
                                initializer=rc._worker_init)
     pool.submit(gens.warm, FILL_N, FILL_M)   # start the worker now, so the first receipt is not slowed by it
-    return ReceiptService(db=db, keys=keys, clock=clock, pool=pool)
+    return ReceiptService(db=db, keys=keys, clock=clock, pool=pool, keyring=keyring)
