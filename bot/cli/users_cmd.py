@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("tier", choices=("lite", "pro"))
     p.set_defaults(func=_run, action="set-tier")
 
-    p = usub.add_parser("reseal", help="re-encrypt PRO profiles under the current data key (after rotation)")
+    p = usub.add_parser("reseal", help="re-encrypt PRO data (profiles, engine rows, receipts) under the current "
+                                       "data key (after rotation) and seal PRO accounts not sealed yet")
     p.set_defaults(func=_run, action="reseal")
 
     handoff = sub.add_parser("handoff", help="conversations handed to a human agent")
@@ -119,7 +120,7 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         if action == "create":
             return await _create(settings, db, users, args)
         if action == "reseal":
-            print(json.dumps({"resealed": await users.reseal()}))
+            print(json.dumps(await _reseal(settings, db, users)))
             return 0
         if action == "handoff-list":
             from handlers.handoff import flagged
@@ -156,6 +157,38 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         return _fail(f"unknown action {action}")
     finally:
         await db.dispose()
+
+
+async def _reseal(settings: Any, db: Any, users: Any) -> dict[str, int]:
+    """Bring everything sealed to the current data key and every PRO user's data to its sealed form: the
+    user rows, then the engine's rows (a PRO user's account is sealed now if it has not been yet; every
+    sealed row is re-sealed under the current key), then the receipts' rows."""
+    from sqlalchemy import inspect
+
+    from bot.stores.crypto import DataCipher
+    from engine.api import Tier
+    from engine.sealed import Sealer
+    from engine.store import reseal_rows
+    from engine.zk import store as zk_store
+
+    cipher = DataCipher.from_secrets(settings.secrets)
+    out = {"resealed": await users.reseal()}
+    accounts = [u.account for u in [await users.get(k) for k in await users.all_keys(tier=Tier.PRO)] if u]
+    opened = await _engine(settings, db)
+    try:
+        engine = opened.engine
+        if hasattr(engine, "seal_accounts"):      # embedded: we hold the database's engine lease
+            out["engine_accounts_sealed"] = await engine.seal_accounts(accounts)
+            out["engine_rows_resealed"] = await engine.store.reseal()
+        else:                                     # a running cluster engine: key rotation only (compare-and-swap);
+            out["engine_accounts_sealed"] = 0     # it seals a PRO account itself at its next PRO order
+            out["engine_rows_resealed"] = await reseal_rows(db, Sealer(cipher))
+    finally:
+        await opened.close()
+    async with db.begin() as conn:
+        has_receipts = await conn.run_sync(lambda c: inspect(c).has_table("zk_log"))
+        out["receipt_rows_resealed"] = await zk_store.reseal(conn, cipher) if has_receipts else 0
+    return out
 
 
 async def _engine(settings: Any, db: Any, clock: Any = None):
