@@ -127,7 +127,10 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     # commit), whatever config/engine.toml says for the one-process default (measured on PostgreSQL with 200
     # concurrent orders: about 150 orders/s one commit each, 1,700 grouped).
     params = replace(EngineParams.from_config(resolve_config(settings.product)["engine"]), group_commit=True)
-    engine = await open_engine(db=db, clock=clock, config=settings.product, params=params)
+    from bot.stores.crypto import DataCipher
+
+    engine = await open_engine(db=db, clock=clock, config=settings.product, params=params,
+                               keyring=DataCipher.from_secrets(settings.secrets))   # PRO rows sealed at rest
     engine.store.fence = lease.fence           # every write re-checks the epoch inside its transaction
     client = connect(settings.storage.redis_url)
     server = EngineServer(engine, client, prefix=prefix)

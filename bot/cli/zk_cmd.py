@@ -84,7 +84,10 @@ def _query(fetch, missing: str, *, verified: bool = False) -> int:
             return 2
         db = make_engine(settings.storage.database_url)
         try:
-            service = await open_receipts(db=db, secrets=settings.secrets, clock=SystemClock(), read_only=True)
+            from bot.stores.crypto import DataCipher
+
+            service = await open_receipts(db=db, secrets=settings.secrets, clock=SystemClock(), read_only=True,
+                                          keyring=DataCipher.from_secrets(settings.secrets))
         except MissingKeys as exc:
             print(f"gridworks: no receipt keys ({exc}); set GRIDWORKS_SIGNING_KEY and GRIDWORKS_BLINDING_SEED "
                   "or GRIDWORKS_STATE_DIR", file=sys.stderr)
