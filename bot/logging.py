@@ -17,6 +17,7 @@ template (pywa logs every bad webhook signature). Usage, e.g. in the webhook::
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections import OrderedDict
@@ -108,6 +109,17 @@ def _processors(limiter: LogRateLimiter) -> list[Any]:
     ]
 
 
+def level_number(level: str | int | None) -> int:
+    """``level`` as a stdlib number; None reads ``GRIDWORKS_LOG_LEVEL`` (default WARNING). An unknown name
+    falls back to INFO rather than failing a process over its log level (settings validate it earlier)."""
+    if level is None:
+        level = os.environ.get("GRIDWORKS_LOG_LEVEL") or "WARNING"
+    if isinstance(level, int):
+        return level
+    numeric = logging.getLevelName(level.strip().upper())
+    return numeric if isinstance(numeric, int) else logging.INFO
+
+
 class StdlibBridge(logging.Handler):
     """Lines of other libraries (stdlib ``logging``) through the same redaction, as JSON on the same stream.
 
@@ -157,14 +169,16 @@ class StdlibBridge(logging.Handler):
         return self._render(None, "", event)
 
 
-def configure_logging(level: str = "INFO", *, stream: TextIO | None = None, hash_key: bytes | None = None,
-                      limiter: LogRateLimiter | None = None) -> None:
-    """Configure structlog and the stdlib root logger. ``hash_key``: the key of the hashes people are logged
-    as (give every process of a deployment the same secret to compare hashes across them; default: random
-    per process). ``limiter``: the rate limiter for rejected-request lines (default: the process's)."""
+def configure_logging(level: str | int | None = "INFO", *, stream: TextIO | None = None,
+                      hash_key: bytes | None = None, limiter: LogRateLimiter | None = None) -> None:
+    """Configure structlog and the stdlib root logger (every library's logger, aiohttp's access log included)
+    at one level. ``level`` None: ``GRIDWORKS_LOG_LEVEL`` when set, else WARNING (a short command). ``hash_key``:
+    the key of the hashes people are logged as (give every process of a deployment the same secret to compare
+    hashes across them; default: random per process). ``limiter``: the rate limiter for rejected-request lines
+    (default: the process's). Calling it again replaces the previous configuration."""
     set_hash_key(hash_key)
     limiter = limiter or rate_limiter
-    numeric = logging.getLevelName(level.upper()) if isinstance(level, str) else int(level)
+    numeric = level_number(level)
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, StdlibBridge)]:
         root.removeHandler(handler)

@@ -87,13 +87,27 @@ def normalize_database_url(url: str) -> str:
         raise SettingsError("DATABASE_URL is empty")
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise SettingsError(f"DATABASE_URL is not a URL: {url!r}")
+        raise SettingsError("DATABASE_URL is not a URL (expected sqlite:///path or postgresql://host/db)")
     base = scheme.split("+", 1)[0].lower()
     if base == "sqlite":
         return f"sqlite+aiosqlite://{rest}"
     if base in ("postgres", "postgresql"):
-        return f"postgresql+asyncpg://{rest}"
+        return _checked_url(f"postgresql+asyncpg://{rest}")
     raise SettingsError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgresql://)")
+
+
+def _checked_url(url: str) -> str:
+    """``url`` when SQLAlchemy can parse it (host, port, database); the message never shows the password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except (ValueError, TypeError) as exc:
+        port = url.rsplit("@", 1)[-1].split("/", 1)[0].rpartition(":")[2]
+        detail = f"its port {port!r} is not a number" if port and not port.isdigit() else "it cannot be parsed"
+        raise SettingsError(f"DATABASE_URL is not a valid PostgreSQL URL: {detail}") from exc
+    del parsed
+    return url
 
 
 def _parse_clock(raw: str | None) -> datetime | None:

@@ -1,7 +1,8 @@
 """``gridworks`` console script: one argparse tree, each command group in its own module.
 
 Modules register lazily-importing subcommands so that ``gridworks --help`` stays fast (spaCy and py_ecc
-are imported only by the commands that need them).
+are imported only by the commands that need them). A command reports a failure by raising: :func:`main` prints
+one line to stderr and exits 2 (``--debug``, or ``GRIDWORKS_DEBUG=1``, shows the traceback instead).
 """
 
 from __future__ import annotations
@@ -29,33 +30,69 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+EXAMPLES = """examples:
+  gridworks chat                                  talk to the bot in the terminal
+  gridworks serve --insecure-dev                  local webhook server with development keys
+  gridworks users create 919800000001 --cash 100000 --pin 4826
+  gridworks portfolio --user 919800000001
+  gridworks db upgrade                            bring the database schema to the current version
+  gridworks --debug orders list --user 919800000001   (a failure shows its traceback)
+
+Configuration comes from the environment (DATABASE_URL, REDIS_URL, WHATSAPP_*, GRIDWORKS_*); see README.
+Exit codes: 0 done, 1 a negative answer (not found, invalid receipt), 2 an error (one line on stderr)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gridworks", description="GridWorks WhatsApp trading bot engine")
+    from bot.cli.common import HelpFormatter, parsers
+
+    parser = argparse.ArgumentParser(prog="gridworks", description="GridWorks WhatsApp trading bot engine",
+                                     epilog=EXAMPLES, formatter_class=HelpFormatter)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of a failure (also GRIDWORKS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(f"bot.cli.{name}").register(sub)
+        try:
+            module = importlib.import_module(f"bot.cli.{name}")
+        except ModuleNotFoundError as exc:   # a group listed before its module landed is no command yet
+            if exc.name != f"bot.cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    for each in parsers(parser):
+        each.formatter_class = HelpFormatter
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from bot.logging import configure_logging
-
-    # Commands print their own results; logs (JSON on stderr) only for warnings unless a command
-    # (``serve``) configures the level from settings.
-    configure_logging("WARNING")
+    debug = args.debug or os.environ.get("GRIDWORKS_DEBUG", "") not in ("", "0")
     try:
+        from bot.logging import configure_logging
+
+        # Commands print their own results; logs (JSON on stderr) at GRIDWORKS_LOG_LEVEL, or warnings only,
+        # until a long-running command configures them from its settings.
+        configure_logging(None)
         result = args.func(args)
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except SystemExit:
+        raise
     except BrokenPipeError:
         # The reader went away (``gridworks log head | head -3``): not an error worth a traceback. Point
         # stdout at /dev/null so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as exc:  # noqa: BLE001 - the one place a failure is shown
+        if debug:
+            raise
+        from bot.cli.common import error_line
+
+        line, code = error_line(exc)
+        print(f"gridworks {args.command}: {line}", file=sys.stderr, flush=True)
+        return code
     return int(result or 0)
 
 

@@ -7,7 +7,6 @@ simulated clock (e.g. to a trading session), ``/quit`` leaves.
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def register(sub) -> None:
@@ -21,14 +20,9 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from config.settings import SettingsError, load_settings
+    from bot.cli.common import settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"gridworks chat: {exc}", file=sys.stderr)
-        return 2
-    return asyncio.run(_repl(settings, args))
+    return asyncio.run(_repl(settings(), args))
 
 
 def render(trace: dict) -> tuple[str, list[str]]:

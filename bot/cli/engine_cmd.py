@@ -16,22 +16,25 @@ def register(sub) -> None:
     orders = sub.add_parser("orders", help="inspect a user's orders in the order engine")
     ocmds = orders.add_subparsers(dest="orders_command", metavar="COMMAND")
     ocmds.required = True
-    p = ocmds.add_parser("list", help="list a user's orders (newest first)")
+    p = ocmds.add_parser("list", help="list a user's orders (newest first)",
+                         epilog="example:\n  gridworks orders list --user 919800000002 --open")
     p.add_argument("--user", required=True, help="the WhatsApp id / account id, e.g. 919800000002")
     p.add_argument("--open", action="store_true", help="only working orders")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=lambda a: _run(_orders_list, a))
 
-    p = sub.add_parser("portfolio", help="a user's holdings, positions, cash and charges")
+    p = sub.add_parser("portfolio", help="a user's holdings, positions, cash and charges",
+                       epilog="example:\n  gridworks portfolio --user 919800000002 --json")
     p.add_argument("--user", required=True, help="the WhatsApp id / account id")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=lambda a: _run(_portfolio, a))
 
-    market = sub.add_parser("market", help="the (simulated) market")
+    market = sub.add_parser("market", help="the (simulated) market",
+                            epilog="example:\n  gridworks market quote NIFTY 50 --json")
     mcmds = market.add_subparsers(dest="market_command", metavar="COMMAND")
     mcmds.required = True
     p = mcmds.add_parser("quote", help="quote a symbol or index (e.g. TCS, 'NIFTY 50')")
-    p.add_argument("symbol", nargs="+")
+    p.add_argument("symbol", nargs="+", help="the symbol or index name (words are joined)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=lambda a: _run(_quote, a))
 
@@ -42,18 +45,17 @@ def _run(fn: Callable[[Any, argparse.Namespace], Awaitable[int]], args: argparse
 
 async def _with_engine(fn, args: argparse.Namespace) -> int:
     from bot.app import open_order_engine
+    from bot.cli.common import find_account, open_database, settings as load
     from bot.cluster.lease import EngineBusy
-    from bot.logging import configure_logging
-    from config.settings import load_settings
     from engine.api import EngineUnavailable
     from engine.clock import SimulatedClock, SystemClock
-    from engine.db import make_engine
 
-    settings = load_settings()
-    configure_logging("WARNING")
+    settings = load()
     clock = SimulatedClock(settings.clock_start) if settings.clock_start else SystemClock()
-    db = make_engine(settings.storage.database_url)
+    db = await open_database(settings)
     try:
+        if getattr(args, "user", None) is not None:
+            args.user = await find_account(db, args.user)     # "no such user", not an empty account
         opened = await open_order_engine(settings, db, clock)
         try:
             return await fn(opened.engine, args)
@@ -132,7 +134,7 @@ async def _quote(engine, args: argparse.Namespace) -> int:
     symbol = " ".join(args.symbol).upper()
     q = await engine.quote(symbol)
     if q is None:
-        print(f"unknown symbol {symbol}")
+        print(f"unknown symbol {symbol}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"symbol": q.symbol, "name": q.name, "ltp_paise": q.ltp_paise,

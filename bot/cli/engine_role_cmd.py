@@ -31,13 +31,9 @@ def _say(line: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from config.settings import SettingsError, load_settings
+    from bot.cli.common import settings as load
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"gridworks: {exc}", file=sys.stderr)
-        return 2
+    settings = load()
     if not settings.storage.redis_url:
         print("gridworks engine: REDIS_URL is required: workers send engine commands through Redis streams",
               file=sys.stderr)
@@ -55,6 +51,10 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _until_signal(settings: Any, prefix: str | None) -> int:
     import signal
+
+    from bot.cli.common import probe_services
+
+    await probe_services(settings)          # a database or Redis that is down: one line, exit 2
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,8 +14,8 @@ import sys
 def register(sub) -> None:
     p = sub.add_parser("serve", help="run the WhatsApp Cloud API webhook server (and, by default, a worker and "
                                      "an engine candidate)")
-    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on")
     p.add_argument("--insecure-dev", action="store_true",
                    help="allow running without WHATSAPP_APP_SECRET (unsigned webhooks; development only)")
     p.add_argument("--web-only", action="store_true",
@@ -27,14 +27,10 @@ def register(sub) -> None:
     w.set_defaults(func=run_worker)
 
 
-def _settings(command: str):
-    from config.settings import SettingsError, load_settings
+def _settings(_command: str):
+    from bot.cli.common import settings
 
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        print(f"gridworks {command}: {exc}", file=sys.stderr)
-        return None
+    return settings()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,12 +76,14 @@ async def _until_signal() -> None:
 
 
 async def _roles(settings, *, command: str, **kw):
+    from bot.cli.common import probe_services
     from bot.cluster.lease import EngineBusy
     from bot.logging import configure_logging, deployment_hash_key
     from bot.roles import build_roles
     from bot.whatsapp.client import build_client
 
     configure_logging(settings.log_level, hash_key=deployment_hash_key(settings.secrets))
+    await probe_services(settings)          # a database or Redis that is down: one line, exit 2
     client = build_client(settings.whatsapp)
     try:
         return client, await build_roles(settings, client=client, **kw)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+from pathlib import Path
 
 
 def register(sub) -> None:
@@ -17,13 +19,12 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from config.settings import SettingsError, load_settings
+    from bot.cli.common import settings as load
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"gridworks simulate: {exc}", file=sys.stderr)
-        return 2
+    settings = load()
+    for name in args.files:                  # before the model loads: a typo fails at once
+        if not Path(name).is_file():
+            raise FileNotFoundError(errno.ENOENT, "No such file", name)
     scripts = [f for f in args.files if f.endswith((".yml", ".yaml"))]
     if scripts and not args.jsonl:
         return asyncio.run(_scripts(settings, scripts, args.documents))
@@ -35,9 +36,7 @@ async def open_console(settings, documents: str | None):
 
     from bot.app import build_runtime
     from bot.console import ConsoleChannel, ConsoleMessenger
-    from bot.logging import configure_logging
 
-    configure_logging("WARNING")
     messenger = ConsoleMessenger()
     runtime = await build_runtime(settings, simulated_clock=True, messenger=lambda _audit: messenger)
     folder = Path(documents) if documents else settings.secrets.state_dir / "documents"

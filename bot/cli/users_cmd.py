@@ -14,26 +14,29 @@ from typing import Any
 
 
 def register(sub) -> None:
-    users = sub.add_parser("users", help="operator tools for user accounts")
+    users = sub.add_parser("users", help="operator tools for user accounts", epilog=(
+        "examples:\n  gridworks users create 919800000001 --name Asha --lang hi --pin 4826 --cash 100000\n"
+        "  gridworks users set-tier 919800000001 pro\n"
+        "  GRIDWORKS_DATA_KEYS=new,old gridworks users reseal     (after a data-key rotation)"))
     usub = users.add_subparsers(dest="users_command", metavar="ACTION")
     usub.required = True
 
     p = usub.add_parser("create", help="provision an account (skips onboarding)")
     p.add_argument("wa_id", help="WhatsApp number (digits) or business-scoped user id")
-    p.add_argument("--name", default=None)
+    p.add_argument("--name", default=None, help="the user's name as the bot addresses them")
     p.add_argument("--lang", default="en", help="reply language code (en, hi, hi-Latn, ta, …)")
-    p.add_argument("--tier", choices=("lite", "pro"), default="lite")
+    p.add_argument("--tier", choices=("lite", "pro"), default="lite", help="the account's tier")
     p.add_argument("--pin", default=None, help="4–6 digit trading PIN (stored only as a scrypt hash)")
     p.add_argument("--cash", type=float, default=None, help="starting virtual cash in rupees")
     p.set_defaults(func=_run, action="create")
 
     p = usub.add_parser("show", help="show one user (no PIN, no personal data beyond the account)")
-    p.add_argument("wa_id")
+    p.add_argument("wa_id", help="WhatsApp number, BSUID or user key")
     p.set_defaults(func=_run, action="show")
 
     p = usub.add_parser("set-tier", help="switch a user to LITE or PRO")
-    p.add_argument("wa_id")
-    p.add_argument("tier", choices=("lite", "pro"))
+    p.add_argument("wa_id", help="WhatsApp number, BSUID or user key")
+    p.add_argument("tier", choices=("lite", "pro"), help="the new tier")
     p.set_defaults(func=_run, action="set-tier")
 
     p = usub.add_parser("reseal", help="re-encrypt PRO data (profiles, engine rows, receipts) under the current "
@@ -46,20 +49,16 @@ def register(sub) -> None:
     p = hsub.add_parser("list", help="users waiting for or talking with an agent")
     p.set_defaults(func=_run, action="handoff-list")
     p = hsub.add_parser("release", help="hand the conversation back to the bot")
-    p.add_argument("wa_id")
+    p.add_argument("wa_id", help="WhatsApp number, BSUID or user key")
     p.set_defaults(func=_run, action="handoff-release")
 
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
 
-    from config.settings import SettingsError, load_settings
+    from bot.cli.common import settings as load
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        print(f"gridworks: {exc}", file=sys.stderr)
-        return 2
+    settings = load()
     from bot.cluster.lease import EngineBusy
     from engine.api import EngineUnavailable
 
@@ -106,13 +105,11 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
     """Open the database (and the engine when cash is involved) and run one operator action."""
     import json
 
-    from bot.logging import configure_logging
+    from bot.cli.common import open_database
     from bot.stores.crypto import DataCipher
     from bot.stores.sql import SqlUserRepository, create_schema
-    from engine.db import make_engine
 
-    configure_logging("WARNING")
-    db = make_engine(settings.storage.database_url)
+    db = await open_database(settings)
     try:
         await create_schema(db)
         users = SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets))

@@ -18,13 +18,15 @@ def register(sub) -> None:
     receipt = sub.add_parser("receipt", help="verify or show ZK trade receipts")
     rsub = receipt.add_subparsers(dest="receipt_command", metavar="ACTION")
     rsub.required = True
-    p = rsub.add_parser("verify", help="verify a receipt file standalone (no database)")
+    p = rsub.add_parser("verify", help="verify a receipt file standalone (no database)",
+                        epilog="example:\n  gridworks receipt verify R-1.json --opening R-1.opening.json "
+                               "--pubkey engine.pub")
     p.add_argument("file", type=Path, help="receipt JSON (R-….json)")
     p.add_argument("--opening", type=Path, help="the opening JSON you received privately")
     p.add_argument("--pubkey", help="engine public key: hex, or a file containing it")
     p.set_defaults(func=_verify)
     p = rsub.add_parser("show", help="print a stored receipt document")
-    p.add_argument("receipt_id")
+    p.add_argument("receipt_id", help="the receipt id, e.g. R-…")
     p.set_defaults(func=_show)
 
     logp = sub.add_parser("log", help="the receipts transparency log")
@@ -33,10 +35,10 @@ def register(sub) -> None:
     p = lsub.add_parser("head", help="print the current signed tree head")
     p.set_defaults(func=_head)
     p = lsub.add_parser("prove", help="inclusion proof of a receipt against the current head")
-    p.add_argument("receipt_id")
+    p.add_argument("receipt_id", help="the receipt id, e.g. R-…")
     p.set_defaults(func=_prove)
     p = lsub.add_parser("consistency", help="consistency proof from OLD_SIZE to the current head")
-    p.add_argument("old_size", type=int)
+    p.add_argument("old_size", type=int, help="the tree size of an older signed head you hold")
     p.set_defaults(func=_consistency)
 
 
@@ -49,13 +51,17 @@ def _read_pubkey(value: str) -> bytes:
 def _verify(args: argparse.Namespace) -> int:
     from engine.zk.verify import verify_receipt
 
+    from bot.cli.common import CliError
+
+    raw = args.file.read_bytes()            # a missing file: one line from the CLI's error handler
     try:
-        raw = args.file.read_bytes()
         opening = json.loads(args.opening.read_text()) if args.opening else None
+    except ValueError as exc:
+        raise CliError(f"--opening {args.opening} is not JSON ({exc})") from exc
+    try:
         pubkey = _read_pubkey(args.pubkey) if args.pubkey else None
-    except (OSError, ValueError) as exc:
-        print(f"INVALID input: {exc}")
-        return 1
+    except ValueError as exc:
+        raise CliError("--pubkey is neither hex nor a file holding hex") from exc
     result = verify_receipt(raw, public_key=pubkey, opening=opening)
     if result.ok:
         print(f"OK {result.summary}")
@@ -71,18 +77,13 @@ def _query(fetch, missing: str, *, verified: bool = False) -> int:
     import asyncio
 
     async def main() -> int:
-        from config.settings import SettingsError, load_settings
+        from bot.cli.common import open_database, settings as load
         from engine.clock import SystemClock
-        from engine.db import make_engine
         from engine.zk.keys import MissingKeys
         from engine.zk.service import open_receipts
 
-        try:
-            settings = load_settings()
-        except SettingsError as exc:
-            print(f"gridworks: {exc}", file=sys.stderr)
-            return 2
-        db = make_engine(settings.storage.database_url)
+        settings = load()
+        db = await open_database(settings)
         try:
             from bot.stores.crypto import DataCipher
 
@@ -99,7 +100,7 @@ def _query(fetch, missing: str, *, verified: bool = False) -> int:
             await service.close()
             await db.dispose()
         if found is None:
-            print(missing)
+            print(missing, file=sys.stderr)
             return 1
         _print(found)
         return 1 if verified and not found["verified"] else 0
