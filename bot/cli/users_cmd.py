@@ -141,7 +141,10 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
             from engine.api import Tier
 
             updated = await users.set_tier(user.key, Tier(args.tier.upper()))
-            print(json.dumps({"key": updated.key, "tier": updated.tier.value}))
+            out: dict[str, Any] = {"key": updated.key, "tier": updated.tier.value}
+            if updated.tier is Tier.PRO:
+                out["engine_sealed"] = await _seal_engine_account(settings, db, updated.account)
+            print(json.dumps(out))
             return 0
         if action == "handoff-release":
             from handlers.handoff import handoff_state, release
@@ -154,6 +157,17 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         return _fail(f"unknown action {action}")
     finally:
         await db.dispose()
+
+
+async def _seal_engine_account(settings: Any, db: Any, account: str) -> bool:
+    """A user just made PRO: seal their engine rows now (embedded engine). A cluster's engine does it
+    itself at the account's next PRO order (or run ``users reseal``)."""
+    opened = await _engine(settings, db)
+    try:
+        seal = getattr(opened.engine, "seal_accounts", None)
+        return bool(await seal([account])) if seal is not None else False
+    finally:
+        await opened.close()
 
 
 async def _reseal(settings: Any, db: Any, users: Any) -> dict[str, int]:
@@ -228,6 +242,8 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
             fields["name"] = args.name
         user = await users.update(user.key, **fields)
         cash = None if args.cash is None else int(round(args.cash * 100))
+        if user.tier is Tier.PRO and hasattr(engine, "seal_accounts"):
+            await engine.seal_accounts([user.account])       # sealed from its very first row
         funds = await engine.open_account(user.account, starting_cash_paise=cash)
     finally:
         await opened.close()
