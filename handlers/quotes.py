@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.instruments import load_instruments
 from handlers.context import TurnContext
 from handlers.replies import ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
@@ -26,8 +27,17 @@ async def quote_reply(ctx: TurnContext, symbol: str):
 
 
 def pick_symbol(ctx: TurnContext, candidates: tuple[str, ...], *, action: str) -> ListReply:
-    rows = tuple(ListRow(id=f"{action}:{sym}", title=sym) for sym in candidates[:10])
+    """A name several companies share ("hindustan", "tata"): a short list, each row with the company's name."""
+    master = load_instruments()
+    rows = tuple(ListRow(id=f"{action}:{sym}", title=sym,
+                         description=(master.get(sym).name if master.get(sym) else None))
+                 for sym in candidates[:10])
     return ListReply(body=ctx.t("core.pick_symbol"), button=ctx.t("core.button.choose"), rows=rows)
+
+
+def not_listed(ctx: TurnContext, name: str) -> Text:
+    """A real company that is not on NSE ("Netflix", "Tesla"): say so rather than "I didn't understand"."""
+    return Text(ctx.t("core.quote.not_listed", name=name))
 
 
 @router.on_intent("price_quote")
@@ -37,6 +47,8 @@ async def price_quote(ctx: TurnContext):
         return await quote_reply(ctx, entities.symbol)
     if entities.symbol_candidates:
         return pick_symbol(ctx, entities.symbol_candidates, action="quote")
+    if entities.unlisted:
+        return not_listed(ctx, entities.unlisted)
     ctx.session.expect("quote_symbol")
     return Text(ctx.t("core.quote.which"))
 
@@ -55,5 +67,8 @@ async def quote_symbol_answer(ctx: TurnContext):
         return await quote_reply(ctx, entities.symbol)
     if entities.symbol_candidates:
         return pick_symbol(ctx, entities.symbol_candidates, action="quote")
+    if entities.unlisted:
+        ctx.session.clear()
+        return not_listed(ctx, entities.unlisted)
     ctx.session.clear()
     return UNHANDLED

@@ -107,6 +107,11 @@ class EntityExtractor:
             if amb is not None:
                 candidates = tuple(amb.value)  # type: ignore[arg-type]
         language = next((s.value for s in spans if s.kind == "lang"), None)
+        unlisted = None
+        if symbol is None and not candidates and intent in ("price_quote", "buy", "sell", "set_alert"):
+            unlisted = next((str(s.value) for s in spans if s.kind == "ext"), None)
+            if unlisted is not None:
+                return Entities(unlisted=unlisted)
         nums = [s for s in spans if s.kind == "num"]
         tokset = set(toks)
         if intent in ("buy", "sell"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from intents.scan import Scanner, Span
 from intents.text import find_receipt, mask_receipts, normalize, tokens
 
-PLACEHOLDERS = {"sym": "xsymx", "amb": "xsymx", "num": "xnumx", "lang": "xlangx"}
+PLACEHOLDERS = {"sym": "xsymx", "amb": "xsymx", "ext": "xsymx", "num": "xnumx", "lang": "xlangx"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,11 +37,17 @@ class Decision:
 
 def decide(*, intent: str, confidence: float, runner_up: float, entities: Entities, toks: list[str],
            veto_objects: frozenset[str], policy: GatePolicy = GatePolicy(), source: str = "model",
-           has_language_name: bool = False, foreign: bool = False, has_topic: bool = False) -> Decision:
+           has_language_name: bool = False, foreign: bool = False, has_topic: bool = False,
+           veto_toks: list[str] | None = None) -> Decision:
+    """``veto_toks``: the words outside company names ("buy 10 zomato" names ETERNAL, not food delivery);
+    the pipeline passes them for price, trade and alert intents."""
+    if entities.unlisted and intent in VETOABLE and confidence >= policy.out_of_scope_below:
+        # "netflix share price", "buy 10 tesla": a real company, not on NSE: the quote handler says so.
+        return Decision("price_quote", False, "rules")
     if foreign and intent not in ("out_of_scope", "greeting"):
         # "cancel my swiggy order", "netflix subscription band karo": another app's business.
         return Decision("out_of_scope", False, "rules")
-    if intent in VETOABLE and mentions(toks, veto_objects):
+    if intent in VETOABLE and mentions(toks if veto_toks is None else veto_toks, veto_objects):
         # "buy milk", "maruti car price", "tata sky recharge": everyday things, not securities.
         return Decision("out_of_scope", False, "rules")
     floor = policy.out_of_scope_below

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +21,14 @@ from typing import Any
 import structlog
 
 from intents.expand import Example, expand
-from intents.lexicon import DATA_DIR, INSTRUMENTS_CSV, LANG_CODES, PACKAGE_DIR, RULES_DIR
+from intents.lexicon import DATA_DIR, INSTRUMENTS_CSV, LANG_CODES, NSE_DIR, PACKAGE_DIR, RULES_DIR
 from intents.types import INTENTS
 
 log = structlog.get_logger(__name__)
 
 MODEL_VERSION = "2"
 # The modules whose code shapes the trained model (a change to any of them retrains on next load).
-TRAINING_CODE = ("text.py", "lexicon.py", "scan.py", "fuzzy.py", "features.py", "expand.py", "model.py",
+TRAINING_CODE = ("text.py", "lexicon.py", "names.py", "scan.py", "fuzzy.py", "features.py", "expand.py", "model.py",
                  "textcat_arch.py", "training.py", "types.py")
 SEED = 13
 ENV_MODEL_DIR = "GRIDWORKS_INTENTS_MODEL_DIR"
@@ -54,7 +55,8 @@ def data_hash(data_dir: Path = DATA_DIR, config: TrainConfig = TrainConfig()) ->
     h.update(repr(config).encode())
     data = sorted(data_dir.glob("*/train.yml")) + sorted(data_dir.glob("*/lexicon.yml"))
     # locales/format.py writes the Indian-grouped numbers of the expanded phrases.
-    code = (sorted(RULES_DIR.glob("*.yml")) + [INSTRUMENTS_CSV] + [PACKAGE_DIR / f for f in TRAINING_CODE]
+    code = (sorted(RULES_DIR.glob("*.yml")) + [INSTRUMENTS_CSV] + sorted(NSE_DIR.glob("*.csv"))
+            + [PACKAGE_DIR / f for f in TRAINING_CODE]
             + [PACKAGE_DIR.parent / "locales" / "format.py"])
     for base, paths in ((data_dir, data), (PACKAGE_DIR.parent, code)):
         for path in paths:
@@ -72,7 +74,7 @@ def default_model_dir(key: str) -> Path:
     return base / "gridworks" / "intents" / key
 
 
-def train_into(target: Path, *, data_dir: Path = DATA_DIR) -> None:
+def train_into(target: Path, *, data_dir: Path = DATA_DIR, progress: bool | None = None) -> None:
     """Train into a private directory, then swap it in: a process loading the cache (or another process
     training the same model at the same time) never sees a half-written model."""
     from intents.training import train
@@ -80,7 +82,7 @@ def train_into(target: Path, *, data_dir: Path = DATA_DIR) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    train(tmp, data_dir=data_dir)
+    train(tmp, data_dir=data_dir, progress=show_progress() if progress is None else progress)
     try:
         if target.exists():
             shutil.rmtree(target)
@@ -156,8 +158,10 @@ def make_tokenizers() -> Tokenizers:
     return Tokenizers()
 
 
-def train_textcat(rows: list[tuple[str, str, str]], config: TrainConfig = TrainConfig()):
-    """Train on ``(masked_text, lang, intent)`` rows; returns the spaCy ``Language`` holding ``textcat``."""
+def train_textcat(rows: list[tuple[str, str, str]], config: TrainConfig = TrainConfig(), *,
+                  progress: bool = False):
+    """Train on ``(masked_text, lang, intent)`` rows; returns the spaCy ``Language`` holding ``textcat``.
+    ``progress``: a progress bar with the time left on stderr (tqdm)."""
     import spacy
     from spacy.training import Example as SpacyExample
 
@@ -178,12 +182,28 @@ def train_textcat(rows: list[tuple[str, str, str]], config: TrainConfig = TrainC
     optimizer = nlp.initialize(lambda: examples[:2000])
     rng = random.Random(SEED)
     order = list(range(len(examples)))
-    for epoch in range(config.epochs):
-        rng.shuffle(order)
-        losses: dict[str, float] = {}
-        for batch in minibatch([examples[i] for i in order], size=config.batch_size):
-            nlp.update(batch, drop=config.dropout, sgd=optimizer, losses=losses)
+    from tqdm import tqdm
+
+    per_epoch = -(-len(examples) // config.batch_size)
+    with tqdm(total=per_epoch * config.epochs, desc="training the intent model", unit="batch",
+              file=sys.stderr, disable=not progress, dynamic_ncols=True,
+              mininterval=0.2 if sys.stderr.isatty() else 10.0) as bar:
+        for epoch in range(config.epochs):
+            rng.shuffle(order)
+            losses: dict[str, float] = {}
+            bar.set_postfix(epoch=f"{epoch + 1}/{config.epochs}")
+            for batch in minibatch([examples[i] for i in order], size=config.batch_size):
+                nlp.update(batch, drop=config.dropout, sgd=optimizer, losses=losses)
+                bar.update(1)
     return nlp
+
+
+def show_progress() -> bool:
+    """Progress bars on an interactive stderr, or when GRIDWORKS_PROGRESS=1 (e.g. an image build's log)."""
+    flag = os.environ.get("GRIDWORKS_PROGRESS")
+    if flag is not None:
+        return flag not in ("", "0")
+    return sys.stderr.isatty()
 
 
 def save_meta(path: Path, meta: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ loop (:mod:`intents.offload`: a child process by default). Shorter texts cost le
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Literal, Sequence
@@ -24,7 +25,7 @@ from intents.clip import MAX_CHARS, clip
 from intents.entities import EntityExtractor
 from intents.features import Analysed, analyse
 from intents.fuzzy import FuzzyIndex
-from intents.gating import GatePolicy, decide
+from intents.gating import VETOABLE, GatePolicy, decide
 from intents.langid import LanguageIdentifier
 from intents.lexicon import DATA_DIR, Lexicon, build_lexicon
 from intents.offload import ProcessOffload, ThreadOffload
@@ -59,7 +60,7 @@ class IntentPipeline:
         self.textcat = nlp.get_pipe("textcat") if nlp is not None else None
         self.tokenizers = M.make_tokenizers()
         self.lexicon = lexicon
-        self.scanner = Scanner(lexicon, FuzzyIndex({**lexicon.symbols, **lexicon.ambiguous}, vocabulary=vocabulary))
+        self.scanner = Scanner(lexicon, FuzzyIndex(lexicon.fuzzy_names(), vocabulary=vocabulary))
         self.extractor = EntityExtractor(lexicon, markers)
         self.langid = LanguageIdentifier(langid_counts, lexicon.markers)
         self.memory = memory
@@ -68,6 +69,8 @@ class IntentPipeline:
         self.model_dir = model_dir
         self.veto = lexicon.word_set("veto_objects") | lexicon.word_set("product_words")
         self.foreign = lexicon.word_set("foreign_services")
+        self.trade_words = (lexicon.word_set("share_nouns") | lexicon.word_set("price_markers")
+                            | lexicon.word_set("stock_context"))
         self.topics = topics if topics is not None else TopicIndex.load()
         self.data_dir = data_dir
         self.max_chars = max_chars
@@ -94,6 +97,11 @@ class IntentPipeline:
         meta_path = target / "meta.json"
         meta = M.load_meta(meta_path) if meta_path.exists() else None
         if retrain or meta is None or meta.get("key") != key:
+            why = ("a retrain was asked for" if retrain else f"no trained model in {target}" if meta is None
+                   else f"the training data or code changed (model {meta.get('key')}, data {key})")
+            log.warning("intents.training", reason=why)
+            print(f"gridworks: training the intent model because {why}; this takes about a minute once "
+                  f"(`gridworks intents train` builds it ahead, e.g. at image build)", file=sys.stderr, flush=True)
             M.train_into(target, data_dir=data_dir)
             meta = M.load_meta(meta_path)
             if model_dir is None:
@@ -139,11 +147,15 @@ class IntentPipeline:
         topic = self.topics.find(a.toks) if intent == "education" else None
         if topic is not None and topic != TIPS:
             entities = replace(entities, topic=topic)
+        veto_toks = _outside_names(a, self.trade_words) if intent in VETOABLE else None
         decision = decide(intent=intent, confidence=confidence, runner_up=runner_up, entities=entities,
                           toks=a.toks, veto_objects=self.veto, policy=self.policy, source=source,
                           has_language_name=any(sp.kind == "lang" for sp in a.spans),
-                          foreign=mentions(a.toks, self.foreign), has_topic=topic is not None)
+                          foreign=mentions(a.toks if veto_toks is None else veto_toks, self.foreign),
+                          has_topic=topic is not None, veto_toks=veto_toks)
         alternatives = ranked[1:4]
+        if entities.unlisted and decision.source == "rules" and decision.intent == "price_quote":
+            intent = decision.intent    # not listed on NSE: answered as a quote request, never a trade
         if decision.intent != intent:
             if decision.source == "rules":
                 entities = Entities()  # vetoed: nothing here is about securities
@@ -208,6 +220,16 @@ class IntentPipeline:
                           has_language_name=any(sp.kind == "lang" for sp in a.spans),
                           foreign=mentions(a.toks, self.foreign))
         return replace(merged, entities=entities, clarify=decision.clarify)
+
+
+def _outside_names(a: Analysed, trade_words: frozenset[str]) -> list[str]:
+    """The words the veto and other-app rules read: outside company names when the message speaks of shares
+    (a number, a share noun, a price or stock word: "buy 10 zomato", "zomato ka bhav"), else all of them
+    ("मीशो पार्सल कहाँ" is about a parcel)."""
+    if not any(sp.kind == "num" for sp in a.spans) and not any(t in trade_words for t in a.toks):
+        return a.toks
+    inside = {k for sp in a.spans if sp.kind in ("sym", "amb", "ext") for k in range(sp.start, sp.end)}
+    return [t for k, t in enumerate(a.toks) if k not in inside]
 
 
 def _fill(ours: Entities, theirs: Entities, a: Analysed) -> Entities:

@@ -37,8 +37,8 @@ def _virama_for(stem: str) -> str | None:
 class Span:
     start: int
     end: int
-    kind: str                 # sym | amb | lang | num
-    value: object             # symbol str, candidate tuple, language code, or float
+    kind: str                 # sym | amb | lang | num | ext (a company not listed on NSE)
+    value: object             # symbol str, candidate tuple, language code, float, or display name
     suffix: str = ""          # a case ending that was glued to the name ("રિલાયન્સ|નો")
 
 
@@ -56,16 +56,28 @@ class Scanner:
         self.max_len = max(1, min(lexicon.max_name_len, 6))
         self.trap = lexicon.word_set("trap_numbers")
         self.share_nouns = lexicon.word_set("share_nouns")
+        self.stock_words = lexicon.word_set("stock_context")
+        # Everyday words never name a company by sound ("पुराना फ्रिज", "தக்காளி"): the training vocabulary and
+        # the veto and product lists.
+        known = self.vocabulary | lexicon.word_set("veto_objects") | lexicon.word_set("product_words")
+        self.names = replace(lexicon.names, vocabulary=known) if lexicon.names is not None else None
+        self._context = False
 
     def _lookup(self, key: tuple[str, ...], i: int) -> Span | None:
         lx = self.lx
         end = i + len(key)
         if key in lx.symbols:
+            if len(key) == 1 and key[0] in self.vocabulary and key in lx.nse_keys:
+                return None    # a word the training phrases use ("pakka") is not a small company's name
             return Span(i, end, "sym", lx.symbols[key])
         if key in lx.ambiguous:
+            if len(key) == 1 and key[0] in self.vocabulary and key in lx.nse_keys:
+                return None
             return Span(i, end, "amb", lx.ambiguous[key])
         if key in lx.languages:
             return Span(i, end, "lang", lx.languages[key])
+        if key in lx.unlisted and (self._context or key not in lx.unlisted_context):
+            return Span(i, end, "ext", lx.unlisted[key])
         return None
 
     def _name_at(self, toks: list[str], i: int) -> Span | None:
@@ -178,10 +190,20 @@ class Scanner:
                 return None
         return Span(i, j, "num", value)
 
+    def _indic_name(self, toks: list[str], i: int) -> Span | None:
+        """An Indic-script or spelled company name (:mod:`intents.names`)."""
+        if self.names is None:
+            return None
+        hit = self.names.match(toks, i)
+        if hit is None or (hit.kind == "ext" and not self._context and _needs_context(self.lx, hit.value)):
+            return None
+        return Span(hit.start, hit.end, hit.kind, hit.value)
+
     def scan(self, toks: list[str]) -> list[Span]:
         spans: list[Span] = []
         i = 0
         n = len(toks)
+        self._context = any(t in self.stock_words for t in toks)
         while i < n:
             tok = toks[i]
             span = None
@@ -189,8 +211,15 @@ class Scanner:
                 span = self._number_at(toks, i)
             else:
                 span = self._name_at(toks, i)
+                if span is not None and span.kind == "amb" and not tok.isascii():
+                    # "टाटा पावर", "एच डी एफ सी": a longer spelled or phonetic name beats a shared first word.
+                    longer = self._indic_name(toks, i)
+                    if longer is not None and longer.end > span.end:
+                        span = longer
                 if span is None:
                     span = self._number_at(toks, i)
+                if span is None:
+                    span = self._indic_name(toks, i)
                 if span is None and self.fuzzy is not None:
                     span = self.fuzzy.match(toks, i)
             if span is None:
@@ -199,3 +228,7 @@ class Scanner:
             spans.append(span)
             i = span.end
         return spans
+
+
+def _needs_context(lexicon: Lexicon, display: object) -> bool:
+    return any(lexicon.unlisted.get(k) == display for k in lexicon.unlisted_context)

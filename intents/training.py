@@ -31,7 +31,8 @@ def word_counts(rows: list[tuple[str, list[str]]]) -> dict[str, dict[str, int]]:
     return counts
 
 
-def train(target: Path, *, data_dir: Path = DATA_DIR, config: M.TrainConfig = M.TrainConfig()) -> dict[str, Any]:
+def train(target: Path, *, data_dir: Path = DATA_DIR, config: M.TrainConfig = M.TrainConfig(),
+          progress: bool = False) -> dict[str, Any]:
     """Build the model and its tables into ``target`` (atomically replaced meta.json marks it complete)."""
     from intents.expand import SLOT, load_phrases, train_files
     from intents.text import tokenize
@@ -43,9 +44,11 @@ def train(target: Path, *, data_dir: Path = DATA_DIR, config: M.TrainConfig = M.
         for phrases in load_phrases(path).values():
             for phrase in phrases:
                 vocab.update(tokenize(SLOT.sub(" ", phrase)))
-    names = {t for key in (*lexicon.symbols, *lexicon.ambiguous) for t in key}
+    # Curated names are not vocabulary (so a typo of one is corrected); the NSE layer's 2,400 names do not
+    # take ordinary words ("share", "india") out of it.
+    names = {t for key in (*lexicon.symbols, *lexicon.ambiguous) if key not in lexicon.nse_keys for t in key}
     vocabulary = sorted(vocab - names)
-    scanner = Scanner(lexicon, FuzzyIndex({**lexicon.symbols, **lexicon.ambiguous}, vocabulary=vocabulary))
+    scanner = Scanner(lexicon, FuzzyIndex(lexicon.fuzzy_names(), vocabulary=vocabulary))
     rows: list[tuple[str, str, str]] = []
     lang_rows: list[tuple[str, list[str]]] = []
     labels: dict[str, set[str]] = {}
@@ -60,7 +63,7 @@ def train(target: Path, *, data_dir: Path = DATA_DIR, config: M.TrainConfig = M.
     target.mkdir(parents=True, exist_ok=True)
     trained = bool(rows)
     if trained:
-        nlp = M.train_textcat(rows, config)
+        nlp = M.train_textcat(rows, config, progress=progress)
         nlp.to_disk(target / "textcat")
     from intents.expand import slot_markers
 

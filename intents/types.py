@@ -30,12 +30,13 @@ class Entities:
     topic: str | None = None               # education topic id, when recognised
     symbol_candidates: tuple[str, ...] = ()  # ambiguous name → ask back
     receipt: str | None = None             # receipt id for verify_receipt ("R-3FA9C2")
+    unlisted: str | None = None            # a company that is not listed on NSE ("Netflix"): say so
 
     def to_dict(self) -> dict[str, Any]:
         """Only the entities that were found (the trace and eval shape)."""
         out: dict[str, Any] = {}
         for name in ("symbol", "quantity", "price", "trigger_price", "order_type", "product", "amount",
-                     "language", "topic", "receipt"):
+                     "language", "topic", "receipt", "unlisted"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

@@ -123,6 +123,7 @@ def _train(args: argparse.Namespace) -> int:
 
     _quiet_logs()
     target = args.model_dir or M.default_model_dir(M.data_hash())
-    meta = train(target)
+    print(f"training the intent model into {target} (asked for by `gridworks intents train`)", file=sys.stderr)
+    meta = train(target, progress=True)
     print(f"trained {meta['examples']} examples in {meta['train_seconds']} s → {target}")
     return 0
