@@ -56,6 +56,7 @@ class GraphSink:
         self.bad_requests = 0
         self.url = ""
         self.fail: dict[str, int] = {}           # recipient -> error code its sends are refused with
+        self.refused: dict[str, int] = defaultdict(int)   # recipient -> sends refused with its ``fail`` code
         self.templates: dict[str, dict[str, Any]] = {}   # template id -> what was created (plus id, status)
         self.approve = "PENDING"                 # the status new templates are created with
         self.template_bodies: dict[str, dict[str, Any]] = {}   # wamid -> the template part of that send
@@ -112,6 +113,7 @@ class GraphSink:
         target = body.get("to") or body.get("recipient") or ""
         if target in self.fail:
             code = self.fail[target]
+            self.refused[target] += 1
             return _error(code, _TITLES.get(code, "Error"))
         kind = str(body.get("type") or "text")
         arrival = Arrival(mono=mono, wall=wall, kind=kind, error=self._is_error(body), tag=_tag(body),

@@ -34,13 +34,13 @@ def _cell(f: ArmFunnel, col: str) -> int:
 
 
 def table(campaign: Campaign, funnel: Sequence[ArmFunnel]) -> str:
-    head = f"{'arm':10s}" + "".join(f"{c:>10s}" for c in _COLUMNS) + f"{'conv %':>9s}  uplift vs holdout (95% CI)"
+    head = f"{'arm':18s}" + "".join(f"{c:>10s}" for c in _COLUMNS) + f"{'conv %':>9s}  uplift vs holdout (95% CI)"
     lines = [f"campaign {campaign.id}: {campaign.name}", head]
     for f in funnel:
         n = f.counts["targeted"] or 1
         up = "—" if f.uplift is None else (f"{f.uplift.diff * 100:+.2f} pt [{f.uplift.low * 100:+.2f}, "
                                            f"{f.uplift.high * 100:+.2f}] p={f.uplift.p_value:.3f}")
-        lines.append(f"{f.arm + (' (holdout)' if f.holdout else ''):10s}"[:10].ljust(10)
+        lines.append(f"{f.arm + (' (holdout)' if f.holdout else ''):18s}"
                      + "".join(f"{_cell(f, c):>10d}" for c in _COLUMNS) + f"{100 * f.converted / n:>8.2f}%  {up}")
     for f in funnel:
         if f.failed_by_code or f.skipped_by_reason:
