@@ -16,6 +16,7 @@ template (pywa logs every bad webhook signature). Usage, e.g. in the webhook::
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -194,8 +195,43 @@ def configure_logging(level: str | int | None = "INFO", *, stream: TextIO | None
     )
 
 
-__all__ = ["LogRateLimiter", "configure_logging", "mask", "rate_limiter", "redact",
-           "render_exceptions"]
+@functools.cache
+def _access_logger_class():
+    from aiohttp.abc import AbstractAccessLogger
+
+    class AccessLogger(AbstractAccessLogger):
+        """aiohttp's access log as structlog lines: method, route *template* (never the path or query a
+        caller chose: a verify token, a phone number in a URL), status, duration and size; no client address.
+        Failed requests are rate limited per (route, status) like other rejected-request lines."""
+
+        _log = structlog.get_logger("gridworks.access")
+
+        @property
+        def enabled(self) -> bool:
+            return logging.getLogger("gridworks.access").isEnabledFor(logging.INFO)
+
+        def log(self, request: Any, response: Any, time: float) -> None:
+            info = getattr(request, "match_info", None)
+            route = getattr(getattr(info, "route", None), "resource", None)
+            template = getattr(route, "canonical", None) or "unmatched"
+            status = int(getattr(response, "status", 0))
+            fields: dict[str, Any] = {"method": request.method, "route": template, "status": status,
+                                      "ms": round(time * 1000, 1),
+                                      "size_bytes": int(getattr(response, "body_length", 0) or 0)}
+            if status >= 400:
+                fields["rate_limit"] = f"{template}:{status}"
+            self._log.info("http_access", **fields)
+
+    return AccessLogger
+
+
+def access_logger():
+    """The aiohttp ``access_log_class`` for the web role (``web.AppRunner(app, access_log_class=...)``)."""
+    return _access_logger_class()
+
+
+__all__ = ["LogRateLimiter", "access_logger", "configure_logging", "level_number", "mask", "rate_limiter",
+           "redact", "render_exceptions"]
 
 
 def deployment_hash_key(secrets) -> bytes | None:

@@ -95,13 +95,14 @@ async def _roles(settings, *, command: str, **kw):
 async def serve(settings, *, host: str, port: int, worker: bool = True, engine: bool = True) -> int:
     from aiohttp import web
 
+    from bot.logging import access_logger
     from bot.webhook import create_web_app
 
     client, roles = await _roles(settings, command="serve", worker=worker, engine=engine)
     if roles is None:
         return 2
     app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.db, roles=roles)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=access_logger())
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

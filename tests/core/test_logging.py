@@ -195,3 +195,51 @@ def test_rejected_request_lines_are_rate_limited_with_a_count_of_the_suppressed(
     for i in range(100):
         small.admit(("ip", i))
     assert len(small._keys) == 8
+
+
+def test_the_level_reaches_stdlib_and_aiohttp_loggers_and_a_later_call_replaces_an_earlier_one():
+    """A short command configures WARNING first; serve's later DEBUG must still reach aiohttp's loggers."""
+    stream = io.StringIO()
+    configure_logging("WARNING", stream=stream, limiter=LogRateLimiter())
+    logging.getLogger("aiohttp.web").debug("quiet %s", 1)
+    configure_logging("DEBUG", stream=stream, limiter=LogRateLimiter())
+    try:
+        logging.getLogger("aiohttp.web").debug("loud %s", 2)
+        structlog.get_logger("t").debug("debug_line")
+    finally:
+        configure_logging("WARNING")
+    got = lines(stream)
+    assert [line["event"] for line in got] == ["loud %s", "debug_line"]
+    assert got[0]["logger"] == "aiohttp.web" and got[0]["level"] == "debug"
+
+
+def test_level_none_reads_gridworks_log_level(monkeypatch):
+    from bot.logging import level_number
+
+    monkeypatch.setenv("GRIDWORKS_LOG_LEVEL", "debug")
+    assert level_number(None) == logging.DEBUG
+    monkeypatch.delenv("GRIDWORKS_LOG_LEVEL")
+    assert level_number(None) == logging.WARNING
+
+
+async def test_access_log_names_the_route_template_never_the_path_query_or_caller(out):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.logging import access_logger
+
+    async def hello(_request):
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/users/{who}", hello)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server(access_log_class=access_logger())
+    async with TestClient(server) as http:
+        assert (await http.get(f"/users/{PHONE}", params={"hub.verify_token": PIN, "name": NAME})).status == 200
+        assert (await http.get(f"/nowhere/{PHONE}")).status == 404
+    access = [line for line in lines(out) if line["event"] == "http_access"]
+    assert [(a["method"], a["route"], a["status"]) for a in access] == [
+        ("GET", "/users/{who}", 200), ("GET", "unmatched", 404)]
+    assert all(isinstance(a["ms"], float) for a in access)
+    assert leaks(out.getvalue()) == [] and "127.0.0.1" not in out.getvalue()
