@@ -2,6 +2,8 @@
 
 SQLite runs in WAL mode with ``synchronous=FULL`` (durable commits) and ``BEGIN IMMEDIATE`` for writes so
 that a read-then-write transaction never deadlocks on lock upgrade; PostgreSQL uses plain transactions.
+Single-statement reads on the hot path go through :func:`autocommit_reads`: no write lock on SQLite, no
+BEGIN/ROLLBACK round trips on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -57,6 +59,21 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
                                pool_pre_ping=True, connect_args=connect_args)
 
 
+#: Execution option marking a SQLite connection as read-only statements in autocommit (no BEGIN IMMEDIATE).
+SQLITE_READ = "gridworks_read"
+
+
+def autocommit_reads(db: AsyncEngine) -> AsyncEngine:
+    """``db`` for single-statement reads: each statement is its own snapshot, outside any transaction.
+
+    On PostgreSQL the connection runs in AUTOCOMMIT (one round trip per read instead of BEGIN, SELECT,
+    ROLLBACK); on SQLite no ``BEGIN IMMEDIATE`` is issued, so a read never takes the write lock. Use it only
+    where one statement is the whole read."""
+    if db.dialect.name == "sqlite":
+        return db.execution_options(**{SQLITE_READ: True})
+    return db.execution_options(isolation_level="AUTOCOMMIT")
+
+
 #: Advisory lock key serialising DDL on PostgreSQL (any constant; the same in every process).
 DDL_LOCK = 0x67726964_64646C00 - (1 << 63)
 
@@ -90,6 +107,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):  # pragma: no cover
+        if conn.get_execution_options().get(SQLITE_READ):
+            return                     # autocommit reads: SQLite's implicit per-statement transaction
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -1,9 +1,11 @@
 """Outbound rows of the audit log (``messages``, direction ``out``), written many per transaction.
 
 Why not :meth:`SqlAuditLog.record_outbound`: a sender at Meta's 80–1,000 messages/s cannot afford one
-transaction per send, and a final failure must keep Meta's error code. The rows are the same, so
-:meth:`SqlAuditLog.record_status` finds them by wamid. A row whose wamid is already logged is skipped: after
-a crash between the audit write and the acknowledgement the send is recovered and logged again.
+transaction per send, and a final failure must keep Meta's error code. The rows go through the database's
+group commit (:func:`bot.stores.sql.message_writer`), with the inbound rows of the turns running meanwhile.
+The rows are the same, so :meth:`SqlAuditLog.record_status` finds them by wamid. A row whose wamid is already
+logged is skipped: after a crash between the audit write and the acknowledgement the send is recovered and
+logged again.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol, Sequence
 
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.stores.sql import messages
+from bot.stores.sql import message_row, message_writer
 
 __all__ = ["OutboundLog", "OutboundRecord", "SqlOutboundLog"]
 
@@ -43,30 +43,17 @@ class SqlOutboundLog:
         self._db = db
 
     async def record_outbound_many(self, rows: Sequence[OutboundRecord]) -> int:
+        """Append the rows (in the database's group commit, shared with the inbound audit rows)."""
         if not rows:
             return 0
         now = datetime.now(timezone.utc)
-        values = [_values(r, now) for r in rows]
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(insert(messages), values)
-            return len(values)
-        except IntegrityError:
-            pass
-        new = 0                          # a recovered send is already logged: insert the others one by one
-        for v in values:
-            try:
-                async with self._db.begin() as conn:
-                    await conn.execute(insert(messages).values(**v))
-                new += 1
-            except IntegrityError:
-                continue
-        return new
+        flags = await message_writer(self._db).submit([_values(r, now) for r in rows])
+        return sum(flags)
 
 
 def _values(r: OutboundRecord, now: datetime) -> dict[str, Any]:
-    return {"wamid": r.wamid, "direction": "out", "user_key": r.user_key, "kind": r.reply_type,
-            "body": r.body, "status": r.status, "error_code": r.error_code,
-            "error_title": r.error_title[:200] if r.error_title else None,
-            "correlation_id": r.correlation_id, "created_at": now,
-            "status_at": now if r.status == "failed" else None}
+    return message_row(wamid=r.wamid, direction="out", user_key=r.user_key, kind=r.reply_type, body=r.body,
+                       status=r.status, error_code=r.error_code,
+                       error_title=r.error_title[:200] if r.error_title else None,
+                       correlation_id=r.correlation_id, created_at=now,
+                       status_at=now if r.status == "failed" else None)

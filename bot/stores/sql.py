@@ -11,20 +11,24 @@ row ends up with, so upgrading encrypts and downgrading decrypts in the same tra
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_,
                         select, update)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import structlog
 
 from bot.stores.crypto import DataCipher, is_token
+from bot.stores.group_commit import GroupCommit
 from config.settings import SecretsConfig
 from engine.api import Tier
-from engine.db import create_tables
+from engine.db import autocommit_reads, create_tables
 from handlers.messages import InboundMessage, Sender
 from handlers.users import User
 
@@ -64,6 +68,44 @@ messages = Table(
 
 #: Outbound statuses only move forward: a late "delivered" never overwrites "read".
 STATUS_RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+#: Every column of a ``messages`` row we write (a batch's rows must share their keys).
+MESSAGE_COLUMNS = ("wamid", "direction", "user_key", "kind", "body", "payload", "status", "error_code",
+                   "error_title", "correlation_id", "created_at", "status_at")
+
+
+def message_row(**values: Any) -> dict[str, Any]:
+    """A ``messages`` row with every written column present (None where not given)."""
+    return {c: values.get(c) for c in MESSAGE_COLUMNS}
+
+
+async def _append_messages(conn: AsyncConnection, jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
+    """One statement for a batch of callers' rows; a row whose message id is stored already is skipped
+    (Meta's redelivery, a recovered send). Returns, per caller, whether each of its rows was new."""
+    rows = [row for job in jobs for row in job]
+    insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_(messages).on_conflict_do_nothing(index_elements=["wamid"]).returning(messages.c.wamid)
+    stored = {r.wamid for r in await conn.execute(statement, rows)}
+    results: list[list[bool]] = []
+    for job in jobs:
+        flags = []
+        for row in job:
+            wamid = row["wamid"]
+            flags.append(wamid is None or wamid in stored)
+            stored.discard(wamid)            # the same id twice in one batch: only the first is new
+        results.append(flags)
+    return results
+
+
+_WRITERS: "weakref.WeakKeyDictionary[Any, GroupCommit]" = weakref.WeakKeyDictionary()
+
+
+def message_writer(db: AsyncEngine) -> GroupCommit:
+    """The one group-commit writer of ``messages`` rows for ``db`` (inbound audit rows and outbound send
+    records of all concurrent turns share its transactions)."""
+    writer = _WRITERS.get(db.sync_engine)
+    if writer is None:
+        writer = _WRITERS[db.sync_engine] = GroupCommit(db, _append_messages)
+    return writer
 
 
 async def create_schema(db: AsyncEngine) -> None:
@@ -88,6 +130,27 @@ def _dump_profile(profile: Any) -> str:
     return json.dumps(dict(profile), ensure_ascii=False, sort_keys=True)
 
 
+class _Row:
+    """A users row from values we just wrote (attribute access, like a fetched row)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _by_identity(rows: Sequence[Any], sender: Sender) -> Any:
+    """Of ``rows``, the account the sender's BSUID names (newest), else the one its phone number names —
+    only an account with no BSUID, or any when the sender has none; the one keyed by the number first."""
+    if sender.user_id:
+        same = [r for r in rows if r.bsuid == sender.user_id]
+        if same:
+            return max(same, key=lambda r: _ts(r.created_at))
+    by_phone = [r for r in rows if sender.phone and r.phone == sender.phone
+                and (r.bsuid is None or sender.user_id is None)]
+    if not by_phone:
+        return None
+    return min(by_phone, key=lambda r: (r.key != sender.phone, -_ts(r.created_at)))
+
+
 class SqlUserRepository:
     """Users keyed by BSUID when known, else phone; both kept so either finds the user.
 
@@ -97,6 +160,7 @@ class SqlUserRepository:
 
     def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
         self._db = db
+        self._reads = autocommit_reads(db)
         self._cipher = cipher
 
     @property
@@ -122,14 +186,14 @@ class SqlUserRepository:
                     profile=json.loads(self._open(row.key, row.profile, "profile") or "{}"))
 
     async def get(self, key: str) -> User | None:
-        async with self._db.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.key == key))).first()
         return self._row_to_user(row) if row else None
 
     async def find(self, identifier: str) -> User | None:
         """The user whose BSUID, phone number or key is ``identifier``, in that order of preference: a
         number is found with the account that holds it now, even when an older account is keyed by it."""
-        async with self._db.connect() as conn:
+        async with self._reads.connect() as conn:
             rows = (await conn.execute(select(users).where(or_(
                 users.c.key == identifier, users.c.phone == identifier, users.c.bsuid == identifier)))).all()
         if not rows:
@@ -146,12 +210,13 @@ class SqlUserRepository:
         account is found by key, then by BSUID, then by phone — a phone only when the account found by it
         has no BSUID or the same one (a number recycled to someone else never opens the previous owner's
         account). The identifiers are then brought up to date: the phone the message came from is where
-        replies go."""
-        row = await self._row(sender.key)
+        replies go. Every candidate comes from one statement: a returning user costs one read."""
+        rows = await self._candidates(sender)
+        row = next((r for r in rows if r.key == sender.key), None)
         if row is not None and not sender.user_id and row.phone != sender.phone and row.bsuid is not None:
             row = None          # keyed by a number that has since moved on: not this sender's account
         if row is None:
-            row = await self._row_by_identity(sender)
+            row = _by_identity(rows, sender)
         if row is None:
             return await self._create(sender, now=now, language=language)
         existing = self._row_to_user(row)
@@ -169,26 +234,15 @@ class SqlUserRepository:
             await self._release_phone(sender.phone, keep=existing.key, bsuid=sender.user_id)
         return await self.update(existing.key, **changes) if changes else existing
 
-    async def _row(self, key: str) -> Any:
-        async with self._db.connect() as conn:
-            return (await conn.execute(select(users).where(users.c.key == key))).first()
-
-    async def _row_by_identity(self, sender: Sender) -> Any:
-        conditions = []
+    async def _candidates(self, sender: Sender) -> list[Any]:
+        """Rows keyed by the sender's key, or holding its BSUID or phone number."""
+        conditions = [users.c.key == sender.key]
         if sender.user_id:
             conditions.append(users.c.bsuid == sender.user_id)
         if sender.phone:
             conditions.append(users.c.phone == sender.phone)
-        async with self._db.connect() as conn:
-            rows = (await conn.execute(select(users).where(or_(*conditions)))).all()
-        if sender.user_id:
-            same = [r for r in rows if r.bsuid == sender.user_id]
-            if same:
-                return max(same, key=lambda r: _ts(r.created_at))
-        by_phone = [r for r in rows if r.phone == sender.phone and (r.bsuid is None or sender.user_id is None)]
-        if not by_phone:
-            return None
-        return min(by_phone, key=lambda r: (r.key != sender.phone, -_ts(r.created_at)))
+        async with self._reads.connect() as conn:
+            return list((await conn.execute(select(users).where(or_(*conditions)))).all())
 
     async def _create(self, sender: Sender, *, now: datetime, language: str | None) -> User:
         if sender.user_id and sender.phone:
@@ -202,9 +256,7 @@ class SqlUserRepository:
             found = await self.get(sender.key)
             assert found is not None
             return found
-        created = await self.get(sender.key)
-        assert created is not None
-        return created.with_(is_new=True)
+        return self._row_to_user(_Row(values), is_new=True)
 
     async def _release_phone(self, phone: str | None, *, keep: str, bsuid: str) -> None:
         """``phone`` now belongs to the user with ``bsuid``: other accounts that hold it under a different
@@ -247,10 +299,7 @@ class SqlUserRepository:
             fields["profile"] = self._seal(key, tier, profile or "{}", "profile")
             fields["updated_at"] = _now()
             await conn.execute(update(users).where(users.c.key == key).values(**fields))
-        user = await self.get(key)
-        if user is None:
-            raise LookupError(f"no user {key!r}")
-        return user
+        return self._row_to_user(_Row({**row._mapping, **fields}))
 
     async def set_tier(self, key: str, tier: Tier) -> User:
         return await self.update(key, tier=tier)
@@ -259,7 +308,7 @@ class SqlUserRepository:
         query = select(users.c.key).order_by(users.c.key)
         if tier is not None:
             query = query.where(users.c.tier == tier.value)
-        async with self._db.connect() as conn:
+        async with self._reads.connect() as conn:
             return [r.key for r in await conn.execute(query)]
 
     async def reseal(self) -> int:
@@ -292,17 +341,14 @@ class SqlAuditLog:
         self._db = db
 
     async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str) -> bool:
+        """Store the inbound row (committed when this returns); False when its message id is stored already."""
         body = message.text
         if body is None and message.attachment is not None:
             body = message.attachment.filename
-        try:
-            async with self._db.begin() as conn:
-                await conn.execute(insert(messages).values(
-                    wamid=message.id, direction="in", user_key=user_key, kind=message.kind.value, body=body,
-                    payload=message.payload, correlation_id=correlation_id, created_at=message.timestamp))
-        except IntegrityError:
-            return False
-        return True
+        [fresh] = await message_writer(self._db).submit([message_row(
+            wamid=message.id, direction="in", user_key=user_key, kind=message.kind.value, body=body,
+            payload=message.payload, correlation_id=correlation_id, created_at=message.timestamp)])
+        return fresh
 
     async def record_outbound(self, *, user_key: str, reply_type: str, body: str, wamid: str | None,
                               correlation_id: str | None) -> None:

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import Runtime
 from bot.roles import build_roles
 from bot.webhook import create_web_app
-from bot.whatsapp.client import build_client
+from bot.whatsapp.client import build_client, close_client
 from config.settings import load_settings
 from tests.support.graph_api import FakeGraphAPI
 from tests.support.payloads import APP_SECRET, PHONE_NUMBER_ID
@@ -48,4 +48,5 @@ async def webhook(tmp_path: Path, clock):
         yield WebhookEnv(http=http, graph=graph, runtime=roles.runtime, roles=roles)
     finally:
         await http.close()          # stops the roles (and closes the runtime) with the app
+        await close_client(client)
         await graph.stop()

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from bot.stores.sql import SqlAuditLog, create_schema
-from bot.whatsapp.client import build_client
+from bot.whatsapp.client import build_client, close_client
 from bot.whatsapp.parse import parse_batch
 from bot.whatsapp.sender import WhatsAppMessenger
 from config.settings import WhatsAppConfig
@@ -102,6 +102,7 @@ async def test_sender_produces_the_exact_cloud_api_requests(tmp_path, db):
         logged = await audit.outbound("919800000001")
         assert [r["wamid"] for r in logged] == ids
     finally:
+        await close_client(client)
         await graph.stop()
 
 
@@ -117,6 +118,7 @@ async def test_a_graph_error_is_logged_and_the_next_reply_still_goes(db):
         assert await messenger.push(blocked, [Text("a"), Text("b")]) == []
         assert len(graph.messages) == 2, "both sends were attempted"
     finally:
+        await close_client(client)
         await graph.stop()
 
 
@@ -141,4 +143,5 @@ async def test_throughput_errors_are_retried_then_succeed(db):
         await healer
         assert len(ids) == 1 and len(graph.messages) >= 2, "the first attempt failed and a retry succeeded"
     finally:
+        await close_client(client)
         await graph.stop()

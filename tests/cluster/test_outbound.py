@@ -29,7 +29,7 @@ from bot.cluster.partitions import partition_of
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
 from bot.stores.sql import SqlAuditLog, create_schema
-from bot.whatsapp.client import build_client
+from bot.whatsapp.client import build_client, close_client
 from bot.whatsapp.sender import reply_sender
 from config.settings import WhatsAppConfig
 from engine.db import make_engine
@@ -191,6 +191,7 @@ async def env(request, db):
             stop.set()
         await asyncio.gather(*(t for t, _ in e.runs), return_exceptions=True)
         graph.release.set()
+        await close_client(client)
         await graph.stop()
         if rds is not None:
             await _drop_prefix(rds, prefix)
@@ -526,6 +527,7 @@ async def test_two_senders_together_stay_under_the_number_rate(flavour: str, sql
         assert len(graph.accepted) == 200
         assert elapsed >= 1.9, f"200 sends at 100/s took only {elapsed:.2f} s"
     finally:
+        await close_client(client)
         await graph.stop()
         if rds is not None:
             await _drop_prefix(rds, prefix)
