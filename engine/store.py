@@ -61,8 +61,11 @@ class Batch:
 
     def add(self, ch: Changes, sealer: Sealer | None = None) -> None:
         if sealer is not None and sealer.ids:
-            self._add_sealing(ch, sealer)
-            return
+            private = sealer.ids          # every row of a command names an account it touched: check those
+            if (any(a in private for a in ch.accounts) or any(o.account in private for o in ch.orders.values())
+                    or any(k[0] in private for k in ch.holdings) or any(k[0] in private for k in ch.positions)):
+                self._add_sealing(ch, sealer)
+                return
         # Datetimes stay as they are (aware, any zone): both writers store the instant in UTC.
         orders = self.orders
         for oid, o in ch.orders.items():
