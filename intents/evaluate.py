@@ -3,7 +3,14 @@
 Figures: intent accuracy (overall and per language variant), per-intent precision/recall/F1, entity
 exact-match of symbol, quantity, price and order_type on buy/sell rows, the confusion matrix, language
 detection accuracy, and the false-trade rate — rows that are not trades but came out as buy/sell with
-``clarify`` False, i.e. confident enough to start an order flow.
+``clarify`` False, i.e. confident enough to start an order flow. Generalization figures (issue 14): price
+recall and the symbol found on recognised price questions, greeting recall, and out-of-scope rows that
+came out as another intent.
+
+Two held-out sets: ``test.jsonl`` + ``oos_test.jsonl`` (written with the training phrases, same template
+family) and ``general_test.jsonl`` (written afterwards and independently of the training phrases: other
+registers, voice-typed and SMS spellings, code-mixing, brand names, companies outside the 50 curated ones,
+out-of-scope traps; see ``intents/data/GENERAL_TEST.md``). Nothing in either is trained on.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ ENTITY_FIELDS = ("symbol", "quantity", "price", "order_type")
 
 def default_eval_files(data_dir: Path = DATA_DIR) -> list[Path]:
     return sorted(data_dir.glob("*/test.jsonl")) + sorted(data_dir.glob("*/oos_test.jsonl"))
+
+
+def general_eval_files(data_dir: Path = DATA_DIR) -> list[Path]:
+    return sorted(data_dir.glob("*/general_test.jsonl"))
 
 
 def eval_files(target: Path | None) -> list[Path]:
@@ -78,6 +89,19 @@ def evaluate(pipeline: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         gold, pred = row["intent"], res.intent
         stats = by_lang[lang]
         stats["rows"] += 1
+        if gold == "price_quote":
+            stats["price_rows"] += 1
+            if pred == "price_quote":
+                stats["price_hit"] += 1
+                want_sym = (row.get("entities") or {}).get("symbol")
+                if want_sym:
+                    stats["price_sym_rows"] += 1
+                    stats["price_sym_ok"] += res.entities.symbol == want_sym
+        if gold == "greeting":
+            stats["greeting_rows"] += 1
+            stats["greeting_hit"] += pred == "greeting"
+        if gold == "out_of_scope" and pred != "out_of_scope":
+            stats["oos_other"] += 1
         confusion[(gold, pred)] += 1
         stats["lang_ok"] += res.lang == lang
         if gold == pred:
@@ -123,11 +147,19 @@ def evaluate(pipeline: Any, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "oos_false_trades": total["oos_false_trade"],
         "oos_false_trade_rate": _ratio(total["oos_false_trade"], total["oos"]),
         "language_detection": _ratio(total["lang_ok"], total["rows"]),
+        "price_recall": _ratio(total["price_hit"], total["price_rows"]),
+        "price_symbol": _ratio(total["price_sym_ok"], total["price_sym_rows"]),
+        "greeting_recall": _ratio(total["greeting_hit"], total["greeting_rows"]),
+        "oos_to_other_rate": _ratio(total["oos_other"], total["oos"]),
         "per_language": {
             lang: {"rows": s["rows"], "accuracy": _ratio(s["correct"], s["rows"]),
                    "entity_exact_match": _ratio(s["entity_exact"], s["trade_rows"]), "trade_rows": s["trade_rows"],
                    "false_trades": s["false_trade"], "oos_rows": s["oos"],
-                   "language_detection": _ratio(s["lang_ok"], s["rows"])}
+                   "language_detection": _ratio(s["lang_ok"], s["rows"]),
+                   "price_recall": _ratio(s["price_hit"], s["price_rows"]),
+                   "price_symbol": _ratio(s["price_sym_ok"], s["price_sym_rows"]),
+                   "greeting_recall": _ratio(s["greeting_hit"], s["greeting_rows"]),
+                   "oos_to_other": s["oos_other"]}
             for lang, s in sorted(by_lang.items())},
         "per_intent": {i: _prf(tp[i], fp[i], fn[i]) for i in labels},
         "confusion": {"labels": labels, "matrix": [[confusion[(g, p)] for p in labels] for g in labels]},

@@ -81,7 +81,7 @@ def _classify(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from intents.evaluate import eval_files, evaluate, load_rows
+    from intents.evaluate import eval_files, evaluate, general_eval_files, load_rows
 
     pipeline = _load()
     files = eval_files(args.target)
@@ -90,14 +90,18 @@ def _eval(args: argparse.Namespace) -> int:
         print("no evaluation rows found", file=sys.stderr)
         return 2
     figures = evaluate(pipeline, rows)
+    general_rows = load_rows(general_eval_files()) if args.target is None else []
+    general = evaluate(pipeline, general_rows) if general_rows else None
     if args.report:
         from intents.report import write_report
 
         path = write_report(figures, args.report)
         print(f"report: {path}", file=sys.stderr)
     if args.json:
-        print(json.dumps(figures, ensure_ascii=False))
+        print(json.dumps(figures | ({"general": general} if general else {}), ensure_ascii=False))
         return 0
+    if general:
+        _print_beside(figures, general)
     print(f"rows {figures['rows']}  accuracy {figures['accuracy']}  entity exact-match {figures['entity_exact_match']}"
           f"  false-trade rate {figures['false_trade_rate']}  (out-of-scope: {figures['oos_false_trades']} of "
           f"{figures['oos_rows']})  language detection {figures['language_detection']}")
@@ -111,6 +115,28 @@ def _eval(args: argparse.Namespace) -> int:
     for e in figures["errors"][:args.errors]:
         print(f"  {e['source']}: {e['text']!r} gold={e['gold']} pred={e['pred']} conf={e['confidence']}")
     return 0
+
+
+def _print_beside(old: dict, new: dict) -> None:
+    """The written-with-training held-out set beside the independent one (intents/data/GENERAL_TEST.md)."""
+    print(f"held-out (test + oos_test): {old['rows']} rows, accuracy {_f(old['accuracy'])}, false trades "
+          f"{_f(old['false_trade_rate'])}  |  independent (general_test): {new['rows']} rows, accuracy "
+          f"{_f(new['accuracy'])}, price recall {_f(new['price_recall'])}, symbol on recognised price "
+          f"{_f(new['price_symbol'])}, greeting recall {_f(new['greeting_recall'])}, out-of-scope → other "
+          f"{_f(new['oos_to_other_rate'])}, false trades {_f(new['false_trade_rate'])}")
+    print(f"{'lang':8s} {'old acc':>8s} | {'new rows':>8s} {'new acc':>8s} {'price':>6s} {'symbol':>7s} "
+          f"{'greet':>6s} {'oos→x':>6s} {'false':>6s}")
+    for lang in sorted(set(old["per_language"]) | set(new["per_language"])):
+        o, n = old["per_language"].get(lang, {}), new["per_language"].get(lang)
+        if n is None:
+            print(f"{lang:8s} {_f(o.get('accuracy')):>8s} |")
+            continue
+        print(f"{lang:8s} {_f(o.get('accuracy')):>8s} | {n['rows']:8d} {_f(n['accuracy']):>8s} "
+              f"{_f(n['price_recall']):>6s} {_f(n['price_symbol']):>7s} {_f(n['greeting_recall']):>6s} "
+              f"{n['oos_to_other']:6d} {n['false_trades']:6d}")
+    for e in new["errors"]:
+        print(f"  general miss {e['source']}: {e['text']!r} gold={e['gold']} pred={e['pred']}")
+    print()
 
 
 def _f(value) -> str:
