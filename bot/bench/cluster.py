@@ -355,33 +355,42 @@ async def calibrate(load: Load, sink: Any, phone: str, *, first_timeout: float =
     problems: list[str] = []
     matcher = load.matcher
     for step in ONBOARDING + MEASURED:
-        before = sink.count(phone)
-        errors_before = matcher.errors
-        # expected=10**6: the turn stays pending until we stop waiting; replies are counted at the sink
-        turn = load.turn(phone, step, 10**6)
-        matcher.expect(turn)
-        await load.send(turn, step)
-        if turn.status != 200:
-            raise RuntimeError(f"calibration: the webhook answered {turn.status} to the {step[0]!r} step")
-        deadline = time.monotonic() + first_timeout
-        while sink.count(phone) == before:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"calibration: no reply to the {step[0]!r} step within {first_timeout:g}s")
-            await asyncio.sleep(0.01)
-        seen, last = sink.count(phone), time.monotonic()
-        while time.monotonic() - last < quiet:
-            await asyncio.sleep(0.02)
-            if sink.count(phone) != seen:
-                seen, last = sink.count(phone), time.monotonic()
-        counts[step[0]] = seen - before
-        if matcher.errors != errors_before:
+        counts[step[0]], error = await count_replies(load, sink, phone, step, first_timeout=first_timeout,
+                                                     quiet=quiet)
+        if error:
             problems.append(f"calibration step {step[0]!r} got an error reply")
-        user = matcher.users[phone]
-        if turn in user.pending:
-            user.pending.remove(turn)
-        turn.done.set()
     matcher.idle.append(phone)
     return counts, problems
+
+
+async def count_replies(load: Load, sink: Any, phone: str, step: tuple[str, str, str], *,
+                        first_timeout: float = 180.0, quiet: float = 0.6) -> tuple[int, bool]:
+    """Send ``step`` alone and count its replies: the first, then all until ``quiet`` seconds pass without
+    one. Also whether one of them was an error reply."""
+    matcher = load.matcher
+    before = sink.count(phone)
+    errors_before = matcher.errors
+    # expected=10**6: the turn stays pending until we stop waiting; replies are counted at the sink
+    turn = load.turn(phone, step, 10**6)
+    matcher.expect(turn)
+    await load.send(turn, step)
+    if turn.status != 200:
+        raise RuntimeError(f"calibration: the webhook answered {turn.status} to the {step[0]!r} step")
+    deadline = time.monotonic() + first_timeout
+    while sink.count(phone) == before:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"calibration: no reply to the {step[0]!r} step within {first_timeout:g}s")
+        await asyncio.sleep(0.01)
+    seen, last = sink.count(phone), time.monotonic()
+    while time.monotonic() - last < quiet:
+        await asyncio.sleep(0.02)
+        if sink.count(phone) != seen:
+            seen, last = sink.count(phone), time.monotonic()
+    user = matcher.users[phone]
+    if turn in user.pending:
+        user.pending.remove(turn)
+    turn.done.set()
+    return seen - before, matcher.errors != errors_before
 
 
 async def onboard(load: Load, phones: list[str], counts: dict[str, int], *, concurrency: int = 24,
@@ -456,30 +465,15 @@ async def measure_level(load: Load, topo: Any, sink: Any, rate: float, seconds: 
         await asyncio.sleep(0.05)
     t_drained = time.monotonic()
     cpu1, bench_cpu1, machine1 = topo.cpu(), time.process_time(), machine_cpu()
-    ok = [t for t in turns if t.status == 200]
-    answered = [t for t in ok if t.first_reply is not None]
-    in_window = [t for t in answered if t.first_reply <= t_end]
-    acks = [t.acked - t.sent for t in turns if t.acked is not None and t.status == 200]
-    replies = [t.first_reply - t.sent for t in answered]
-    reads = [sink.reads[t.mid] - t.sent for t in ok if t.mid in sink.reads]
-    answered_pct = 100.0 * len(answered) / len(ok) if ok else 0.0
-    p99 = pct(replies, 0.99)
-    per_msg = 1000 / max(1, len(answered))
+    figures = summarize(turns, rate=rate, seconds=seconds, t_end=t_end, reads=sink.reads)
+    per_msg = 1000 / max(1, figures["answered"])
     cpu_s = cpu_delta(cpu0, cpu1)
     cpu_ms = {name: round(v * per_msg, 2) for name, v in cpu_s.items()}
     bench_s = bench_cpu1 - bench_cpu0
     busy_s, wall_cpu_s = machine1[0] - machine0[0], machine1[1] - machine0[1]
     # what the machine spent besides the measured processes and this one: Redis, anything else running
     other_s = max(0.0, busy_s - sum(cpu_s.values()) - bench_s)
-    figures = {
-        "offered_per_s": rate, "seconds": seconds, "sent": len(turns), "acknowledged": len(ok),
-        "failed_deliveries": len(turns) - len(ok), "answered": len(answered),
-        "answered_in_window": len(in_window), "answered_pct": round(answered_pct, 1),
-        "served_per_s": round(len(in_window) / seconds, 2),
-        "ack_p50_ms": ms(pct(acks, 0.5)), "ack_p99_ms": ms(pct(acks, 0.99)),
-        "reply_p50_ms": ms(pct(replies, 0.5)), "reply_p99_ms": ms(p99),
-        "pickup_p50_ms": ms(pct(reads, 0.5)), "pickup_p99_ms": ms(pct(reads, 0.99)),
-        "error_replies": sum(1 for t in answered if t.error),
+    figures.update({
         "backlog_growth_per_s": round(slope(samples), 2),
         "backlog_at_window_end": samples[-1][1] if samples else 0,
         "busy_user_sends": load.matcher.busy_picks - busy0,
@@ -488,10 +482,34 @@ async def measure_level(load: Load, topo: Any, sink: Any, rate: float, seconds: 
         "other_cpu_ms_per_msg": round(other_s * per_msg, 2),
         "machine_busy_pct": round(100 * busy_s / wall_cpu_s, 1) if wall_cpu_s > 0 else None,
         "measured_s": round(t_drained - t_start, 2),
+    })
+    return figures
+
+
+def summarize(turns: list[Turn], *, rate: float, seconds: float, t_end: float,
+              reads: dict[str, float]) -> dict[str, Any]:
+    """One level's delivery and latency figures from its turns (``t_end``: the window's end, monotonic;
+    ``reads``: message id -> time of its read receipt at the fake Graph API)."""
+    ok = [t for t in turns if t.status == 200]
+    answered = [t for t in ok if t.first_reply is not None]
+    in_window = [t for t in answered if t.first_reply <= t_end]
+    acks = [t.acked - t.sent for t in turns if t.acked is not None and t.status == 200]
+    replies = [t.first_reply - t.sent for t in answered]
+    pickups = [reads[t.mid] - t.sent for t in ok if t.mid in reads]
+    answered_pct = 100.0 * len(answered) / len(ok) if ok else 0.0
+    p99 = pct(replies, 0.99)
+    return {
+        "offered_per_s": rate, "seconds": seconds, "sent": len(turns), "acknowledged": len(ok),
+        "failed_deliveries": len(turns) - len(ok), "answered": len(answered),
+        "answered_in_window": len(in_window), "answered_pct": round(answered_pct, 1),
+        "served_per_s": round(len(in_window) / seconds, 2),
+        "ack_p50_ms": ms(pct(acks, 0.5)), "ack_p99_ms": ms(pct(acks, 0.99)),
+        "reply_p50_ms": ms(pct(replies, 0.5)), "reply_p99_ms": ms(p99),
+        "pickup_p50_ms": ms(pct(pickups, 0.5)), "pickup_p99_ms": ms(pct(pickups, 0.99)),
+        "error_replies": sum(1 for t in answered if t.error),
         "sustained": bool(ok) and answered_pct >= 100 * SUSTAINED_ANSWERED and p99 is not None
         and p99 <= SUSTAINED_P99_S,
     }
-    return figures
 
 
 async def drain(matcher: Matcher, timeout: float) -> bool:
@@ -518,19 +536,7 @@ async def bench_topology(name: str, topo: Any, sink: Any, args: argparse.Namespa
     clock_start = datetime.fromisoformat(T.CLOCK).timestamp()
     calib_phone, users = phones[0], phones[1:]
     t0 = time.monotonic()
-    if topo.kind == "embedded":
-        web = topo.start_embedded("serve")
-        await topo.wait_for("serve")
-    else:
-        topo.start_engine("engine")
-        await topo.wait_for("engine", "gridworks engine: active")
-        # one at a time: each readiness line then times one process's start (and, before 409c630, processes
-        # starting together on a fresh schema raced in CREATE TABLE)
-        for i in range(workers):
-            topo.start_worker(f"worker{i + 1}")
-            await topo.wait_for(f"worker{i + 1}")
-        web = topo.start_web("web")
-        await topo.wait_for("web")
+    web = await start_processes(topo, workers)
     out["start_s"] = round(time.monotonic() - t0, 1)
     _say(f"[{name}] processes ready in {out['start_s']}s ({', '.join(topo.procs)})")
     connector = aiohttp.TCPConnector(limit=512)
@@ -591,6 +597,24 @@ async def bench_topology(name: str, topo: Any, sink: Any, args: argparse.Namespa
     out["pushes"] = matcher.pushes
     out["sustained_per_s"] = max((lv["served_per_s"] for lv in out["levels"] if lv["sustained"]), default=0.0)
     return out
+
+
+async def start_processes(topo: Any, workers: int) -> Any:
+    """Start a topology's processes and wait until each is ready; the process that takes the webhooks."""
+    if topo.kind == "embedded":
+        web = topo.start_embedded("serve")
+        await topo.wait_for("serve")
+        return web
+    topo.start_engine("engine")
+    await topo.wait_for("engine", "gridworks engine: active")
+    # one at a time: each readiness line then times one process's start (and, before 409c630, processes
+    # starting together on a fresh schema raced in CREATE TABLE)
+    for i in range(workers):
+        topo.start_worker(f"worker{i + 1}")
+        await topo.wait_for(f"worker{i + 1}")
+    web = topo.start_web("web")
+    await topo.wait_for("web")
+    return web
 
 
 async def measure_failover(load: Load, topo: Any, matcher: Matcher, counts: dict[str, int],

@@ -28,7 +28,7 @@ from typing import Any, Iterable
 CLOCK = "2026-11-23T10:00:00+05:30"          # a Monday, 10:00 IST: the simulated market is open
 PHONE_NUMBER_ID = "109876543210"
 READY = {"web": "gridworks serve: listening", "embedded": "gridworks serve: listening",
-         "worker": "gridworks worker: running"}
+         "worker": "gridworks worker: running", "baseline": "baseline: listening"}
 _PASS_THROUGH = ("GRIDWORKS_INTENTS_MODEL_DIR", "GRIDWORKS_ZK_BACKEND")
 
 
@@ -76,6 +76,35 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
                 todo.extend(children.get(pid, ()))
         out[root] = total
     return out
+
+
+def rss_bytes(pids: Iterable[int]) -> dict[int, int]:
+    """Resident memory of each process in ``pids`` plus its live descendants (bytes, from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            got = _stat(int(entry.name))
+            if got is not None:
+                parents[int(entry.name)] = got[0]
+    out: dict[int, int] = {}
+    for root in pids:
+        total, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            total += _vm_rss(pid)
+            todo.extend(child for child, parent in parents.items() if parent == pid)
+        out[root] = total
+    return out
+
+
+def _vm_rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -213,10 +242,11 @@ class Topology:
     pg_url: str | None = None
 
     # -- starting and stopping ------------------------------------------------------------------------------
-    def start(self, name: str, role: str, *args: str, port: int | None = None) -> Proc:
+    def start(self, name: str, role: str, *args: str, port: int | None = None,
+              module: str = "bot.cli") -> Proc:
         log = self.tmp / f"{name}.log"
         with open(log, "ab") as fh:
-            popen = subprocess.Popen([sys.executable, "-m", "bot.cli", *args], env=self.env, stdout=fh,
+            popen = subprocess.Popen([sys.executable, "-m", module, *args], env=self.env, stdout=fh,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.tmp)
         proc = self.procs[name] = Proc(name, role, popen, log, port)
         return proc
@@ -229,6 +259,11 @@ class Topology:
         port = free_port()
         return self.start(name, "web", "serve", "--web-only", "--host", "127.0.0.1", "--port", str(port),
                           port=port)
+
+    def start_baseline(self, name: str = "baseline") -> Proc:
+        """The yardstick of :mod:`bot.bench.baseline` (verify, answer 200, one reply per message)."""
+        port = free_port()
+        return self.start(name, "baseline", "--port", str(port), port=port, module="bot.bench.baseline")
 
     def start_worker(self, name: str) -> Proc:
         return self.start(name, "worker", "worker")

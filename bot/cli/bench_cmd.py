@@ -1,7 +1,8 @@
-"""``gridworks bench intents|engine|zk|cluster [--json]``: each area's benchmark prints its figures.
+"""``gridworks bench intents|engine|zk|cluster|e2e [--json]``: each area's benchmark prints its figures.
 
 Benchmarks live beside the code they measure (``intents/bench.py``, ``engine/bench.py``,
-``engine/zk/bench.py``; the running system as processes in ``bot/bench/cluster.py``), each exposing
+``engine/zk/bench.py``; the running system as processes in ``bot/bench/cluster.py``, and against a
+baseline server with round trips per turn in ``bot/bench/e2e.py``), each exposing
 ``add_arguments(parser)`` and ``run(args) -> dict``.
 """
 
@@ -12,7 +13,7 @@ import importlib
 import json
 
 TARGETS = {"intents": "intents.bench", "engine": "engine.bench", "zk": "engine.zk.bench",
-           "cluster": "bot.bench.cluster"}
+           "cluster": "bot.bench.cluster", "e2e": "bot.bench.e2e"}
 
 
 def register(sub) -> None:

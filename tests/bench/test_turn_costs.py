@@ -1,0 +1,47 @@
+"""Round trips per turn, counted through the real pipeline (webhook app, roles, pywa to a fake Graph API):
+upper bounds on SQL statements, Redis round trips and Graph API calls per kind of turn.
+
+Counts, not times. The bounds are today's counts (issue 10, "before"); lowering one is the point of the
+hot-path work, raising one needs a reason. Each turn must also have been answered, so a counter that stopped
+counting cannot pass.
+"""
+
+from __future__ import annotations
+
+from bot.bench import turn_costs
+from tests.conftest import PG_URL, REDIS_URL
+
+# row: (SQL statements incl. BEGIN/COMMIT/ROLLBACK, Graph API calls incl. the read receipt)
+EMBEDDED = {"first_turn": (28, 2), "price_repeat": (9, 2), "portfolio": (12, 3), "order_status": (12, 2),
+            "buy": (19, 2), "pin": (22, 2), "confirm": (14, 2), "buy_pin_confirm": (55, 6)}
+# PostgreSQL + Redis, engine role in the same process. Redis counts include the roles' background loops
+# (blocking stream reads, leases), which vary run to run: their bounds are the highest seen, with headroom.
+CLUSTER = {"first_turn": (28, 2, 30), "price_repeat": (9, 2, 40), "portfolio": (12, 3, 50),
+           "order_status": (15, 2, 50), "buy": (19, 2, 40), "pin": (22, 2, 50), "confirm": (19, 2, 50),
+           "buy_pin_confirm": (60, 6, 120)}
+
+
+def _answered(rows: dict) -> None:
+    assert all(rows[name]["replies"] >= 1 for name in EMBEDDED), rows
+    assert all(rows[name]["sql"] > 0 for name in EMBEDDED), "every turn writes its audit row: SQL was counted"
+    assert all(rows[name]["graph_calls"] > rows[name]["replies"] - 1 for name in EMBEDDED)
+
+
+async def test_embedded_turn_costs_stay_within_todays_counts(tmp_path):
+    rows = await turn_costs.embedded_costs(tmp_path)
+    _answered(rows)
+    over = {name: (rows[name]["sql"], rows[name]["graph_calls"], bounds) for name, bounds in EMBEDDED.items()
+            if rows[name]["sql"] > bounds[0] or rows[name]["graph_calls"] > bounds[1]}
+    assert not over, f"more round trips than before (sql, graph, bounds): {over}"
+    assert all(rows[name]["redis_round_trips"] == 0 for name in EMBEDDED), "the embedded default has no Redis"
+
+
+async def test_cluster_turn_costs_stay_within_todays_counts(tmp_path):
+    rows = await turn_costs.cluster_costs(tmp_path, pg_url=PG_URL, redis_url=REDIS_URL)
+    _answered(rows)
+    over = {name: (rows[name]["sql"], rows[name]["graph_calls"], rows[name]["redis_round_trips"], bounds)
+            for name, bounds in CLUSTER.items()
+            if rows[name]["sql"] > bounds[0] or rows[name]["graph_calls"] > bounds[1]
+            or rows[name]["redis_round_trips"] > bounds[2]}
+    assert not over, f"more round trips than before (sql, graph, redis, bounds): {over}"
+    assert rows["price_repeat"]["redis_round_trips"] > 0, "a cluster turn goes through Redis: it was counted"
