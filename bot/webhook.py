@@ -20,7 +20,7 @@ from pywa_async import WhatsApp
 from sqlalchemy import text
 
 from bot.cluster.intake import Intake
-from bot.cluster.side import preference_item, rejected_item, status_item
+from bot.cluster.side import preference_item, rejected_item, status_item, template_item
 from bot.whatsapp.body import BadBody, load_body
 from bot.whatsapp.parse import parse_batch
 
@@ -65,6 +65,7 @@ async def receive(request: web.Request) -> web.Response:
     intake: Intake = app[INTAKE]
     side = [status_item(s) for s in batch.statuses] + [preference_item(p) for p in batch.preferences]
     side += [rejected_item(r.kind, r.reason) for r in batch.rejected]
+    side += [template_item(t) for t in batch.template_statuses]
     try:
         fresh = await intake.append(batch.messages)
         await intake.append_side(side)

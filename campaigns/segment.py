@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import and_, case, false, literal, not_, or_, true
+from sqlalchemy import and_, case, false, func, literal, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -93,7 +93,8 @@ def compile_rule(rule: Mapping[str, Any], facts: Facts, *, now: datetime) -> Col
             return true() if name == "all" else false()
         return and_(*parts) if name == "all" else or_(*parts)
     if name == "not":
-        return not_(compile_rule(value, facts, now=now))
+        # NULL (an unknown fact, e.g. never active) must read as "rule not met", so its negation holds.
+        return not_(func.coalesce(compile_rule(value, facts, now=now), false()))
     if name == "tier":
         return facts.tier.in_([str(v).upper() for v in _as_list(value)])
     if name == "language":

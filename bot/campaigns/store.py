@@ -291,7 +291,7 @@ class CampaignStore:
             done = await conn.execute(update(T.templates).where(where).values(**values))
             if not done.rowcount and category is not None:
                 await conn.execute(T.templates.insert().values(name=name, locale=locale, category=category,
-                                                               template_id=template_id, **values))
+                                                               **{"template_id": template_id, **values}))
 
     async def template_statuses(self) -> list[dict[str, Any]]:
         async with self.db.connect() as conn:

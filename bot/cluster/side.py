@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import structlog
@@ -34,6 +34,10 @@ def status_item(s: StatusUpdate) -> SideItem:
 def preference_item(p: PreferenceUpdate) -> SideItem:
     return SideItem("preference", {"wa_id": p.wa_id or "", "user_id": p.user_id or "", "value": p.value,
                                    "at": p.at.isoformat()})
+
+
+def template_item(fields: dict[str, str]) -> SideItem:
+    return SideItem("template", dict(fields))
 
 
 def rejected_item(kind: str, reason: str) -> SideItem:
@@ -82,3 +86,8 @@ class SideWriter:
                     await self._users.update(user.key, profile_changes={"marketing_opt_out": f["value"] == "stop"})
             elif item.kind == "rejected":
                 self.rejected[item.fields.get("reason", "?")] += 1
+            elif item.kind == "template":           # a template's approval status changed (Meta's review)
+                from bot.campaigns.store import CampaignStore
+                from bot.campaigns.templates_sync import record_status_update
+
+                await record_status_update(CampaignStore(self._db), item.fields, datetime.now(timezone.utc))

@@ -83,6 +83,8 @@ class ParsedBatch:
     statuses: tuple[StatusUpdate, ...]
     preferences: tuple[PreferenceUpdate, ...]
     rejected: tuple[RejectedItem, ...] = ()
+    #: ``message_template_status_update`` values (event, message_template_id/name/language, reason), as strings
+    template_statuses: tuple[dict[str, str], ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------- logging
@@ -132,20 +134,22 @@ class _Reject(Exception):
 
 
 class _Batch:
-    __slots__ = ("messages", "prefs", "rejected", "statuses")
+    __slots__ = ("messages", "prefs", "rejected", "statuses", "templates")
 
     def __init__(self) -> None:
         self.messages: list[InboundMessage] = []
         self.statuses: list[StatusUpdate] = []
         self.prefs: list[PreferenceUpdate] = []
         self.rejected: list[RejectedItem] = []
+        self.templates: list[dict[str, str]] = []
 
     def reject(self, kind: RejectedKind, item_id: str | None, reason: str) -> None:
         self.rejected.append(RejectedItem(kind, item_id, reason))
         rejection_log.warning("webhook_item_rejected", kind=kind, reason=reason)
 
     def frozen(self) -> ParsedBatch:
-        return ParsedBatch(tuple(self.messages), tuple(self.statuses), tuple(self.prefs), tuple(self.rejected))
+        return ParsedBatch(tuple(self.messages), tuple(self.statuses), tuple(self.prefs), tuple(self.rejected),
+                           tuple(self.templates))
 
 
 def parse_batch(body: Any, client: Any) -> ParsedBatch:
@@ -196,6 +200,11 @@ def _change(entry: dict, change: Any, client: Any, batch: _Batch) -> None:
         return
     if not isinstance(value, dict):
         batch.reject("entry", None, "value is not an object")
+        return
+    if change.get("field") == "message_template_status_update":
+        batch.templates.append({k: str(value[k])[:200] for k in ("event", "message_template_id",
+                                                                 "message_template_name", "message_template_language",
+                                                                 "reason") if isinstance(value.get(k), (str, int))})
         return
     if change.get("field") == "user_preferences":
         for raw in _items(value, "user_preferences", batch):
