@@ -13,8 +13,10 @@ column holds a random per-row tag instead (remembered in memory, reloaded from t
 
 The keyring is anything with ``encrypt_text(text, aad=)``, ``decrypt_text(token, aad=)`` and
 ``is_current(token)`` -- :class:`bot.stores.crypto.DataCipher`, passed in by the composition root (the engine
-never reads keys itself). Which accounts are private is the engine's decision: an account becomes private at
-its first PRO order (or when ``gridworks users reseal`` finds its user is PRO) and stays so.
+never reads keys itself). An account becomes private at its first PRO order, or when an operator command
+(``users create --tier pro``, ``users set-tier … pro``, ``users reseal``) asks the engine to seal it; it stays
+private (a downgrade does not unseal). Making it private seals its existing rows in one transaction
+(:meth:`engine.store.EngineStore.privatize`).
 """
 
 from __future__ import annotations
