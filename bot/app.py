@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.campaigns.store import CampaignStore, privacy_words
+from bot import metrics
 from bot.stores.alerts import SqlAlertStore
 from bot.stores.crypto import DataCipher
 from bot.stores.memory import MemorySessionStore
@@ -108,9 +109,10 @@ async def _load_intents(settings: Settings):
     if settings.llm.api_key:
         from intents.llm import LLMFallback
 
-        return await asyncio.to_thread(IntentPipeline.load, llm=LLMFallback(settings.llm))
+        loading = asyncio.to_thread(IntentPipeline.load, llm=LLMFallback(settings.llm))
+        return await metrics.timed_model_load(loading)
     if _OFFLINE_PIPELINE is None:
-        _OFFLINE_PIPELINE = await asyncio.to_thread(IntentPipeline.load)
+        _OFFLINE_PIPELINE = await metrics.timed_model_load(asyncio.to_thread(IntentPipeline.load))
     return _OFFLINE_PIPELINE
 
 

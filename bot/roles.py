@@ -29,6 +29,7 @@ from bot.cluster.intake import MemoryIntake, RedisIntake
 from bot.cluster.outbound import MemoryOutbound, OutboundSender, RedisOutbound
 from bot.cluster.outbound_log import SqlOutboundLog
 from bot.cluster.ownership import RedisOwnership, SoleOwnership
+from bot import metrics
 from bot.cluster.push import OutboundMessenger
 from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
 from bot.cluster.side import SideWriter
@@ -116,7 +117,7 @@ class Roles:
             except asyncio.TimeoutError:
                 pass
             try:
-                await self.runtime.tick()
+                await metrics.timed_tick(self.runtime.tick())
             except Exception:  # noqa: BLE001 - the ticker must outlive any one failure
                 log.exception("tick_failed")
 

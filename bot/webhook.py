@@ -17,8 +17,8 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 from pywa_async import WhatsApp
-from sqlalchemy import text
 
+from bot import metrics, readiness
 from bot.cluster.intake import Intake
 from bot.cluster.side import preference_item, rejected_item, status_item, template_item
 from bot.whatsapp.body import BadBody, load_body
@@ -80,15 +80,6 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-async def readyz(request: web.Request) -> web.Response:
-    try:
-        async with request.app[DB].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - readiness reports any database failure as not ready
-        return web.json_response({"status": "unavailable", "error": type(exc).__name__}, status=503)
-    return web.json_response({"status": "ready"})
-
-
 def create_web_app(*, settings, client: WhatsApp, intake: Intake, db, roles=None) -> web.Application:
     """The web role's aiohttp application. It knows nothing about sockets; ``gridworks serve`` or a test runs
     it. ``roles`` (:class:`bot.roles.Roles`), when given, run beside it and stop with it."""
@@ -100,7 +91,8 @@ def create_web_app(*, settings, client: WhatsApp, intake: Intake, db, roles=None
     app.router.add_get("/webhook", verify)
     app.router.add_post("/webhook", receive)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    readiness.install(app, settings=settings, db=db, roles=roles)   # /readyz (bot/readiness.py)
+    metrics.add_routes(app)                                          # /metrics (bot/metrics.py)
     if roles is not None:
         app[ROLES] = roles
 

@@ -16,6 +16,7 @@ from typing import Mapping
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "22.0"
+DEFAULT_METRICS_PORT = 9464
 
 
 class SettingsError(ValueError):
@@ -78,6 +79,12 @@ class Settings:
     log_level: str = "INFO"
     tick_seconds: float = 15.0      # how often the server moves the market and pushes fills, alerts, reminders
     product: Mapping[str, object] = field(default_factory=dict)
+    #: Port of the metrics-only HTTP server of a worker or engine role (the web role serves /metrics on its
+    #: own port); None: off. ``GRIDWORKS_METRICS_PORT``: a port, 0 for any free one, or ``off``.
+    metrics_port: int | None = DEFAULT_METRICS_PORT
+    #: After SIGTERM the web role answers /readyz "draining" for this long before it closes, so the load
+    #: balancer stops sending first (``GRIDWORKS_DRAIN_SECONDS``; set it above the balancer's probe period).
+    drain_seconds: float = 0.0
 
 
 def normalize_database_url(url: str) -> str:
@@ -213,4 +220,32 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
         log_level=level,
         tick_seconds=_parse_float(env, "GRIDWORKS_TICK_SECONDS", 15.0),
         product=load_product_config(config_dir),
+        metrics_port=_parse_metrics_port(env.get("GRIDWORKS_METRICS_PORT")),
+        drain_seconds=_parse_drain(env.get("GRIDWORKS_DRAIN_SECONDS")),
     )
+
+
+def _parse_drain(raw: str | None) -> float:
+    if raw in (None, ""):
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"GRIDWORKS_DRAIN_SECONDS must be a number, got {raw!r}") from exc
+    if not 0 <= value <= 600:
+        raise SettingsError(f"GRIDWORKS_DRAIN_SECONDS must be between 0 and 600, got {raw!r}")
+    return value
+
+
+def _parse_metrics_port(raw: str | None) -> int | None:
+    if raw in (None, ""):
+        return DEFAULT_METRICS_PORT
+    if raw.strip().lower() in ("off", "none", "no", "false"):
+        return None
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"GRIDWORKS_METRICS_PORT must be a port number or 'off', got {raw!r}") from exc
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"GRIDWORKS_METRICS_PORT must be between 0 and 65535, got {raw!r}")
+    return port

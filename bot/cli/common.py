@@ -108,6 +108,28 @@ async def probe_services(settings: Any) -> None:
     await probe_redis(settings)
 
 
+async def start_metrics(settings: Any, roles: Any = None, *, command: str, server: bool = True):
+    """Queue gauges for this process's roles, and (``server``: worker and engine roles) the metrics-only HTTP
+    port. Returns the server's closer, or None. A busy port is a warning, not a failed role (two roles on one
+    host: give each its own ``GRIDWORKS_METRICS_PORT``)."""
+    import structlog
+
+    from bot import metrics
+
+    metrics.watch_queues(roles, redis_url=settings.storage.redis_url, prefix=settings.cluster.prefix,
+                         partitions=settings.cluster.partitions)
+    if not server or settings.metrics_port is None:
+        return None
+    try:
+        closer = await metrics.serve("0.0.0.0", settings.metrics_port)
+    except OSError as exc:
+        structlog.get_logger("gridworks.metrics").warning("metrics_port_unavailable", port=settings.metrics_port,
+                                                          error=type(exc).__name__)
+        return None
+    print(f"gridworks {command}: metrics on port {metrics.bound_port} (/metrics)", flush=True)
+    return closer
+
+
 async def find_account(db: Any, who: str) -> str:
     """The order-engine account of ``who`` (a WhatsApp number, BSUID, user key or account id); a
     :class:`CliError` "no such user" when nobody has it (an operator typo must not read as an empty account)."""

@@ -50,11 +50,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _until_signal(settings: Any, prefix: str | None) -> int:
-    import signal
-
-    from bot.cli.common import probe_services
+    from bot.cli.common import probe_services, start_metrics
 
     await probe_services(settings)          # a database or Redis that is down: one line, exit 2
+    stop_metrics = await start_metrics(settings, command="engine")
+    try:
+        return await _signalled(settings, prefix)
+    finally:
+        if stop_metrics is not None:
+            await stop_metrics()
+
+
+async def _signalled(settings: Any, prefix: str | None) -> int:
+    import signal
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

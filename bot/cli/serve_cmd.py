@@ -95,6 +95,10 @@ async def _roles(settings, *, command: str, **kw):
 async def serve(settings, *, host: str, port: int, worker: bool = True, engine: bool = True) -> int:
     from aiohttp import web
 
+    import asyncio
+
+    from bot import readiness
+    from bot.cli.common import start_metrics
     from bot.logging import access_logger
     from bot.webhook import create_web_app
 
@@ -102,6 +106,7 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     if roles is None:
         return 2
     app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.db, roles=roles)
+    await start_metrics(settings, roles, command="serve", server=False)      # /metrics is on the app
     runner = web.AppRunner(app, access_log_class=access_logger())
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -109,6 +114,9 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     print(f"gridworks serve: listening on http://{host}:{port}/webhook", flush=True)
     try:
         await _until_signal()
+        readiness.drain(app)                 # /readyz: 503 "draining" while the balancer notices
+        if settings.drain_seconds:
+            await asyncio.sleep(settings.drain_seconds)
     finally:
         await runner.cleanup()
     return 0
@@ -118,10 +126,15 @@ async def work(settings) -> int:
     client, roles = await _roles(settings, command="worker", worker=True, engine=False)
     if roles is None:
         return 2
+    from bot.cli.common import start_metrics
+
+    stop_metrics = await start_metrics(settings, roles, command="worker")
     await roles.start()
     print("gridworks worker: running", flush=True)
     try:
         await _until_signal()
     finally:
         await roles.stop()
+        if stop_metrics is not None:
+            await stop_metrics()
     return 0

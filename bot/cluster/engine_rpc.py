@@ -33,6 +33,7 @@ from typing import Any
 
 import structlog
 
+from bot import metrics
 from bot.cluster import codec
 from bot.cluster.streams import ensure_group
 
@@ -289,6 +290,7 @@ class EngineServer:
             reply = {"id": cid, "error": type(exc).__name__}
         self.handled += 1
         log.debug("engine_rpc.handled", method=method, ms=round((time.perf_counter() - started) * 1000, 2))
+        metrics.engine_command(method, time.perf_counter() - started)
         await self._reply(entry_id, reply_to, reply)
 
     async def _call(self, method: str, raw_args: str) -> tuple[Any, Any]:
@@ -362,7 +364,7 @@ class EngineServer:
         self._ticking = True
         while self._ticking:
             try:
-                events = await self.tick(clock.now())
+                events = await metrics.timed_tick(self.tick(clock.now()))
                 if events:
                     log.info("engine_rpc.tick", events=len(events))
             except asyncio.CancelledError:

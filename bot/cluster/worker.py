@@ -23,6 +23,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 import structlog
 
+from bot import metrics
 from bot.cluster.intake import Entry, Intake
 from bot.cluster.ownership import Ownership
 from bot.cluster.push import OutboundMessenger
@@ -188,7 +189,8 @@ class TurnWorker:
         if self._on_read is not None:
             timer = asyncio.get_running_loop().call_later(TYPING_AFTER_S, self._typing, message.id, typing)
         try:
-            result = await self._dispatcher.handle(message, retry=retry, fence=self._own.fence(p))
+            result = await metrics.timed_turn(self._dispatcher.handle(message, retry=retry,
+                                                                      fence=self._own.fence(p)))
         finally:
             if timer is not None:
                 timer.cancel()

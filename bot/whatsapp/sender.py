@@ -21,6 +21,7 @@ from pywa_async import WhatsApp
 from pywa_async import types as wa_types
 from pywa_async.errors import WhatsAppError
 
+from bot import metrics
 from handlers.ports import AuditLog
 from handlers.replies import Buttons, Document, ListReply, Reply, Template, Text
 from handlers.users import User
@@ -105,7 +106,7 @@ def backoff_delay(base_s: float, attempt: int, *, cap_s: float = 60.0) -> float:
 
 def reply_sender(client: WhatsApp) -> Callable[[str, Reply], Awaitable[str]]:
     """The single-send function (one Graph call, no retry) for callers that own their retry loop."""
-    return functools.partial(send_reply, client)
+    return metrics.counted_send(functools.partial(send_reply, client))
 
 
 async def send_reply(client: WhatsApp, to: str, reply: Reply) -> str:
