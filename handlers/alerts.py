@@ -183,6 +183,6 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
         t = services.catalog.translator(lang)
         target, ltp = rupees(alert.target_paise), rupees(quote.ltp_paise)
         text = t(f"alerts.triggered.{alert.direction}", symbol=alert.symbol, price=target, ltp=ltp)
-        pushes.append((user, [push_reply(user, now, text=text, template="gw_price_alert", lang=lang,
-                                         params=(alert.symbol, target, ltp))]))
+        pushes.append((user, [push_reply(user, now, text=text, template=f"gw_price_alert_{alert.direction}",
+                                         lang=lang, params=(alert.symbol, target, ltp))]))
     return pushes

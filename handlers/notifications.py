@@ -15,26 +15,42 @@ import structlog
 
 from engine.api import EngineEvent, Tier
 from handlers.context import Services
-from handlers.replies import Reply, Text
+from handlers.middlewares.subscription import push_reply
+from handlers.replies import Reply
 from handlers.trading_execute import issue_receipts, side_word
 from handlers.users import User
 from locales.format import ist_datetime, quantity, rupees
 
 log = structlog.get_logger("gridworks.notifications")
 KINDS = ("fill", "triggered", "released", "expired", "squared_off", "cancelled")
+#: Parameters of the ``gw_order_<kind>`` utility templates, in Meta's positional order (``{{1}}``, …), used
+#: outside the 24-hour window; ``bot/whatsapp/templates.py`` registers the templates from these.
+TEMPLATE_PARAMS: dict[str, tuple[str, ...]] = {
+    "fill": ("side", "filled", "symbol", "price", "order_id"),
+    "triggered": ("side", "qty", "symbol", "trigger", "order_id"),
+    "released": ("side", "qty", "symbol", "order_id"),
+    "expired": ("side", "qty", "symbol", "order_id"),
+    "squared_off": ("side", "qty", "symbol", "price", "order_id"),
+    "cancelled": ("side", "qty", "symbol", "order_id"),
+}
 
 
-def event_text(services: Services, lang: str, event: EngineEvent) -> str | None:
+def event_values(services: Services, lang: str, event: EngineEvent) -> dict[str, str]:
     t = services.catalog.translator(lang)
     order = event.order
-    if event.kind not in KINDS:
-        return None
     filled = sum(tr.quantity for tr in event.trades) or order.filled_quantity
     value = sum(tr.quantity * tr.price_paise for tr in event.trades)
     avg = value // filled if event.trades and filled else (order.average_price_paise or 0)
-    return t(f"trading.event.{event.kind}", side=side_word(t, order.side), qty=quantity(order.quantity),
-             filled=quantity(filled), symbol=order.symbol, price=rupees(avg),
-             trigger=rupees(order.trigger_paise or 0), when=ist_datetime(order.updated_at), order_id=order.order_id)
+    return dict(side=side_word(t, order.side), qty=quantity(order.quantity), filled=quantity(filled),
+                symbol=order.symbol, price=rupees(avg), trigger=rupees(order.trigger_paise or 0),
+                when=ist_datetime(order.updated_at), order_id=order.order_id)
+
+
+def event_text(services: Services, lang: str, event: EngineEvent) -> str | None:
+    if event.kind not in KINDS:
+        return None
+    return services.catalog.translator(lang)(f"trading.event.{event.kind}",
+                                             **event_values(services, lang, event))
 
 
 async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, Sequence[Reply]]]:
@@ -52,7 +68,9 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
         if body is None:
             continue
         replies = grouped.setdefault(user.key, (user, []))[1]
-        replies.append(Text(body))
+        values = event_values(services, lang, event)       # outside the 24-hour window: a utility template
+        replies.append(push_reply(user, now, text=body, template=f"gw_order_{event.kind}", lang=lang,
+                                  params=tuple(values[p] for p in TEMPLATE_PARAMS[event.kind])))
         if event.kind == "fill" and event.trades and user.tier == Tier.PRO:
             replies.extend(await issue_receipts(services, user, lang, event.order, event.trades))
     return list(grouped.values())

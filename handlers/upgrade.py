@@ -307,8 +307,11 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
         if until <= now:
             updated, notice = await expire_if_due(services, user, now)
             if updated is not None and notice is not None:
-                pushes.append((updated, [push_reply(updated, now, text=notice.body, template="gw_plan_ended",
-                                                    lang=lang, buttons=(("upgrade", t("upgrade.button.plans")),))]))
+                trial = state["id"] == TRIAL
+                pushes.append((updated, [push_reply(
+                    updated, now, text=notice.body, template="gw_trial_ended" if trial else "gw_plan_ended",
+                    lang=lang, params=() if trial else (plan_name(t, state["id"]),),
+                    buttons=(("upgrade", t("upgrade.button.plans")),))]))
         elif state["id"] == TRIAL and not state.get("reminded") and \
                 until - now <= timedelta(days=book.remind_days_before):
             days_left = max(1, -(-int((until - now).total_seconds()) // 86400))

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from handlers.notifications import TEMPLATE_PARAMS as ORDER_TEMPLATE_PARAMS
 from locales.catalog import LANGUAGES, Catalog
 
 MARKETING, UTILITY = "MARKETING", "UTILITY"
@@ -62,12 +63,7 @@ TEMPLATES: tuple[TemplateDef, ...] = (
     TemplateDef("gw_price_alert_below", UTILITY, "alerts.triggered.below", ("symbol", "price", "ltp"), (),
                 {"symbol": "TCS", "price": "₹3,000.00", "ltp": "₹2,990.10"}),
     *(TemplateDef(f"gw_order_{kind}", UTILITY, f"trading.event.{kind}", params, (), _ORDER_EXAMPLES)
-      for kind, params in (("fill", ("side", "filled", "symbol", "price", "order_id")),
-                           ("triggered", ("side", "qty", "symbol", "trigger", "order_id")),
-                           ("released", ("side", "qty", "symbol", "order_id")),
-                           ("expired", ("side", "qty", "symbol", "order_id")),
-                           ("squared_off", ("side", "qty", "symbol", "price", "order_id")),
-                           ("cancelled", ("side", "qty", "symbol", "order_id")))),
+      for kind, params in ORDER_TEMPLATE_PARAMS.items()),
 )
 BY_NAME: Mapping[str, TemplateDef] = {t.name: t for t in TEMPLATES}
 

@@ -37,12 +37,13 @@ def in_service_window(user: User, now: datetime) -> bool:
 def push_reply(user: User, now: datetime, *, text: str, template: str, lang: str,
                params: tuple[str, ...] = (), buttons: tuple[tuple[str, str], ...] = ()) -> Reply:
     """Free-form inside the 24-hour window (a Text, or Buttons given ``(id, title)`` pairs), else the
-    approved utility template ``template`` with ``params`` and the buttons' ids as quick-reply payloads."""
+    approved utility template ``template`` (defined in ``bot/whatsapp/templates.py``) with exactly its
+    ``params`` and the buttons' ids as quick-reply payloads."""
     if in_service_window(user, now):
         if buttons:
             return Buttons(text, tuple(Button(bid, title) for bid, title in buttons))
         return Text(text)
-    return Template(name=template, language=lang, params=params or (text,),
+    return Template(name=template, language=lang, params=params,
                     button_payloads=tuple(bid for bid, _ in buttons), text=text, category="UTILITY")
 
 
