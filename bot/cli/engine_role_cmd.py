@@ -51,7 +51,9 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _until_signal(settings: Any, prefix: str | None) -> int:
     from bot.cli.common import probe_services, start_metrics
+    from bot.tracing import configure_tracing
 
+    configure_tracing("engine")             # only when OTEL_* asks for it (bot/tracing.py)
     await probe_services(settings)          # a database or Redis that is down: one line, exit 2
     stop_metrics = await start_metrics(settings, command="engine")
     try:

@@ -80,9 +80,11 @@ async def _roles(settings, *, command: str, **kw):
     from bot.cluster.lease import EngineBusy
     from bot.logging import configure_logging, deployment_hash_key
     from bot.roles import build_roles
+    from bot.tracing import configure_tracing
     from bot.whatsapp.client import build_client
 
     configure_logging(settings.log_level, hash_key=deployment_hash_key(settings.secrets))
+    configure_tracing(command)              # only when OTEL_* asks for it (bot/tracing.py)
     await probe_services(settings)          # a database or Redis that is down: one line, exit 2
     client = build_client(settings.whatsapp)
     try:
