@@ -246,7 +246,8 @@ class Topology:
               module: str = "bot.cli") -> Proc:
         log = self.tmp / f"{name}.log"
         with open(log, "ab") as fh:
-            popen = subprocess.Popen([sys.executable, "-m", module, *args], env=self.env, stdout=fh,
+            dev = ["--insecure-dev"] if module == "bot.cli" else []      # a benchmark runs on generated keys
+            popen = subprocess.Popen([sys.executable, "-m", module, *args, *dev], env=self.env, stdout=fh,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.tmp)
         proc = self.procs[name] = Proc(name, role, popen, log, port)
         return proc

@@ -65,6 +65,25 @@ def _reason(exc: BaseException) -> str:
     return f"{type(last).__name__}: {text}" if text else type(last).__name__
 
 
+#: What a long-running role refuses to start without (else development keys would be generated into the
+#: state directory: each host its own, PRO data sealed under a key that lives beside the database).
+PRODUCTION_SECRETS = (("GRIDWORKS_SIGNING_KEY", "signing_key"), ("GRIDWORKS_BLINDING_SEED", "blinding_seed"),
+                      ("GRIDWORKS_DATA_KEYS", "data_keys"))
+INSECURE_DEV_HELP = ("development only: run with keys generated into the state directory (and, for serve, "
+                     "without WHATSAPP_APP_SECRET)")
+
+
+def require_production_secrets(settings: Any, *, insecure_dev: bool) -> None:
+    """``serve``, ``worker`` and ``engine`` refuse development keys unless ``--insecure-dev``."""
+    if insecure_dev:
+        return
+    missing = [name for name, attr in PRODUCTION_SECRETS if not getattr(settings.secrets, attr)]
+    if missing:
+        raise CliError(f"{', '.join(missing)} not set: this would run on development keys generated into "
+                       f"{settings.secrets.state_dir} (each host its own). Set them (README \"Deploy\"), or pass "
+                       "--insecure-dev for local development.")
+
+
 async def open_database(settings: Any) -> Any:
     """The process's database engine, after one ``SELECT 1``: a database that is down, unknown or refusing
     us is reported here as one line, not as a lease or pool error later."""

@@ -16,6 +16,8 @@ import asyncio
 import sys
 from typing import Any
 
+from bot.cli.common import INSECURE_DEV_HELP, require_production_secrets
+
 EXIT_LEASE_LOST = 3
 
 
@@ -23,6 +25,7 @@ def register(sub) -> None:
     p = sub.add_parser("engine", help="run the order engine for a cluster (one active, the others standby)")
     p.add_argument("--prefix", default=None,
                    help="Redis key prefix shared with the workers (default: GRIDWORKS_REDIS_PREFIX or gw:)")
+    p.add_argument("--insecure-dev", action="store_true", help=INSECURE_DEV_HELP)
     p.set_defaults(func=_run)
 
 
@@ -43,6 +46,7 @@ def _run(args: argparse.Namespace) -> int:
               "the shared state live there; SQLite serves a single process: use `gridworks serve`)",
               file=sys.stderr)
         return 2
+    require_production_secrets(settings, insecure_dev=args.insecure_dev)
     from bot.logging import configure_logging, deployment_hash_key
 
     configure_logging(settings.log_level, hash_key=deployment_hash_key(settings.secrets))

@@ -10,20 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bot.cli.common import INSECURE_DEV_HELP, require_production_secrets
+
 
 def register(sub) -> None:
     p = sub.add_parser("serve", help="run the WhatsApp Cloud API webhook server (and, by default, a worker and "
                                      "an engine candidate)")
     p.add_argument("--host", default="0.0.0.0", help="address to listen on")
     p.add_argument("--port", type=int, default=8080, help="port to listen on")
-    p.add_argument("--insecure-dev", action="store_true",
-                   help="allow running without WHATSAPP_APP_SECRET (unsigned webhooks; development only)")
+    p.add_argument("--insecure-dev", action="store_true", help=INSECURE_DEV_HELP)
     p.add_argument("--web-only", action="store_true",
                    help="cluster only: take the web role alone (workers and engines run elsewhere)")
     p.add_argument("--no-engine", action="store_true",
                    help="cluster only: never become the engine (run `gridworks engine` for that)")
     p.set_defaults(func=run)
     w = sub.add_parser("worker", help="cluster: run turns for a share of the intake partitions and send replies")
+    w.add_argument("--insecure-dev", action="store_true", help=INSECURE_DEV_HELP)
     w.set_defaults(func=run_worker)
 
 
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print("gridworks serve: WHATSAPP_APP_SECRET is not set. Webhooks could not be authenticated. "
               "Set it, or pass --insecure-dev for local development.", file=sys.stderr)
         return 2
+    require_production_secrets(settings, insecure_dev=args.insecure_dev)
     if (args.web_only or args.no_engine) and not settings.storage.redis_url:
         print("gridworks serve: --web-only and --no-engine need a cluster (REDIS_URL); without it this process "
               "runs every role.", file=sys.stderr)
@@ -61,6 +64,7 @@ def run_worker(args: argparse.Namespace) -> int:
         print("gridworks worker: REDIS_URL is required (without a cluster, `gridworks serve` runs the worker).",
               file=sys.stderr)
         return 2
+    require_production_secrets(settings, insecure_dev=args.insecure_dev)
     return asyncio.run(work(settings))
 
 

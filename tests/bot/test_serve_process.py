@@ -37,7 +37,8 @@ async def test_signed_batch_gets_three_replies_replay_none_bad_signature_403(tmp
                DATABASE_URL=f"sqlite:///{tmp_path / 'gw.db'}", GRIDWORKS_STATE_DIR=str(tmp_path / "state"),
                GRIDWORKS_CLOCK="2026-11-23T10:00:00+05:30")
     env.pop("REDIS_URL", None)
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1",
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "serve", "--insecure-dev",
+                                                "--host", "127.0.0.1",
                                                 "--port", str(port), env=env, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -66,7 +67,8 @@ async def test_signed_batch_gets_three_replies_replay_none_bad_signature_403(tmp
             await asyncio.sleep(1.5)
             assert len(graph.messages) == count, "a replay and a forged POST must produce no reply"
         # A second process on the SQLite file this server serves is refused, clearly; so is an operator write.
-        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", str(_free_port())], env=env,
+        second = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--insecure-dev", "--port",
+                                 str(_free_port())], env=env,
                                 capture_output=True, text=True, timeout=120)
         assert second.returncode == 2 and "already serving the database" in second.stderr, second.stderr
         assert "Traceback" not in second.stderr

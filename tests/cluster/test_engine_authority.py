@@ -240,7 +240,7 @@ class EngineProcess:
     """``python -m bot.cli engine`` in a child process, its stdout lines collected by a thread."""
 
     def __init__(self, env: dict[str, str], prefix: str | None = None) -> None:
-        args = ["engine"] if prefix is None else ["engine", "--prefix", prefix]
+        args = ["engine", "--insecure-dev"] + ([] if prefix is None else ["--prefix", prefix])
         self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *args],
                                      cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)

@@ -16,9 +16,14 @@ from bot.cli import build_parser
 from bot.cli.common import parsers
 
 
+#: Present (the key checks only look for them; these commands stop at a probe before any key is used).
+PROD_KEYS = {"GRIDWORKS_SIGNING_KEY": "11" * 32, "GRIDWORKS_BLINDING_SEED": "22" * 32,
+             "GRIDWORKS_DATA_KEYS": "33" * 32}
+
+
 def gridworks(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items()
-            if k not in ("REDIS_URL", "DATABASE_URL", "GRIDWORKS_CLOCK", "GRIDWORKS_DEBUG")}
+            if k not in ("REDIS_URL", "DATABASE_URL") and not k.startswith(("GRIDWORKS_", "WHATSAPP_"))}
     base.update(GRIDWORKS_STATE_DIR=str(tmp_path / "state"), DATABASE_URL=f"sqlite:///{tmp_path / 'gw.db'}")
     base.update(env)
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=base, capture_output=True, text=True,
@@ -48,8 +53,16 @@ def one_line(done: subprocess.CompletedProcess, code: int = 2) -> str:
     (["orders", "list", "--user", "1"], {"GRIDWORKS_CLOCK": "yesterday"}, "GRIDWORKS_CLOCK is not an ISO-8601"),
     (["users", "show", "1"], {"DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:{port}/test"},
      "cannot reach the database at postgresql+asyncpg://u:***@127.0.0.1:{port}/test: connection refused"),
-    (["engine"], {"DATABASE_URL": "postgresql://127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:{port}/0"},
+    (["engine"], {"DATABASE_URL": "postgresql://127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:{port}/0",
+                  **PROD_KEYS},
      "gridworks engine: cannot reach Redis at redis://127.0.0.1:{port}/0: connection refused"),
+    (["worker"], {"DATABASE_URL": "postgresql://127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:6379/15"},
+     "gridworks worker: GRIDWORKS_SIGNING_KEY, GRIDWORKS_BLINDING_SEED, GRIDWORKS_DATA_KEYS not set: this would "
+     "run on development keys"),
+    (["engine"], {"DATABASE_URL": "postgresql://127.0.0.1:5432/test", "REDIS_URL": "redis://127.0.0.1:6379/15",
+                  "GRIDWORKS_SIGNING_KEY": "00" * 32},
+     "GRIDWORKS_BLINDING_SEED, GRIDWORKS_DATA_KEYS not set"),
+    (["serve"], {"WHATSAPP_APP_SECRET": "s"}, "--insecure-dev for local development"),
 ])
 def test_a_failure_is_one_clear_line_on_stderr_with_exit_2(tmp_path: Path, args, env, expected):
     port = str(_closed_port())

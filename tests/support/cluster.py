@@ -72,7 +72,8 @@ class Cluster:
     def start(self, name: str, *args: str, port: int | None = None) -> Proc:
         log = self.tmp / f"{name}.log"
         fh = open(log, "ab")
-        popen = subprocess.Popen([sys.executable, "-m", "bot.cli", *args],
+        dev = ["--insecure-dev"] if args and args[0] in ("serve", "worker", "engine") else []   # test keys
+        popen = subprocess.Popen([sys.executable, "-m", "bot.cli", *args, *dev],
                                  env=self.env(), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         fh.close()
         proc = self.procs[name] = Proc(name, popen, log, port)
