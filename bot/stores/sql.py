@@ -15,8 +15,8 @@ import weakref
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, insert, or_,
-                        select, update)
+from sqlalchemy import (BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text, bindparam, insert,
+                        or_, select, update)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -130,6 +130,11 @@ def _dump_profile(profile: Any) -> str:
     return json.dumps(dict(profile), ensure_ascii=False, sort_keys=True)
 
 
+#: Built once: the hot path's one user read (statement building was a tenth of a turn's CPU).
+_CANDIDATES = select(users).where(or_(users.c.key == bindparam("key"), users.c.bsuid == bindparam("bsuid"),
+                                      users.c.phone == bindparam("phone")))
+
+
 class _Row:
     """A users row from values we just wrote (attribute access, like a fetched row)."""
 
@@ -235,14 +240,10 @@ class SqlUserRepository:
         return await self.update(existing.key, **changes) if changes else existing
 
     async def _candidates(self, sender: Sender) -> list[Any]:
-        """Rows keyed by the sender's key, or holding its BSUID or phone number."""
-        conditions = [users.c.key == sender.key]
-        if sender.user_id:
-            conditions.append(users.c.bsuid == sender.user_id)
-        if sender.phone:
-            conditions.append(users.c.phone == sender.phone)
+        """Rows keyed by the sender's key, or holding its BSUID or phone number (a None matches nothing)."""
         async with self._reads.connect() as conn:
-            return list((await conn.execute(select(users).where(or_(*conditions)))).all())
+            return list((await conn.execute(_CANDIDATES, {
+                "key": sender.key, "bsuid": sender.user_id or None, "phone": sender.phone or None})).all())
 
     async def _create(self, sender: Sender, *, now: datetime, language: str | None) -> User:
         if sender.user_id and sender.phone:

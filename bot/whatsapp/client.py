@@ -1,16 +1,15 @@
 """Build the pywa_async client: no built-in server, explicit identifier priority, configurable Graph URL.
 
-pywa has no base-URL option (it sets ``https://graph.facebook.com/v<ver>`` on the session), so the httpx
-client we hand it carries a transport that rewrites the scheme, host and port to ``WHATSAPP_GRAPH_URL``.
+pywa has no base-URL option: it sets ``https://graph.facebook.com/v<ver>`` as the ``base_url`` of the httpx
+client we hand it. That client is ours, so once pywa is built we point its ``base_url`` at
+``WHATSAPP_GRAPH_URL`` (a local Graph API in development and tests); pywa's API is used unchanged.
 
-Under pywa's httpx client runs aiohttp (``httpx-aiohttp``'s transport), not httpcore: measured against a
-local Graph API, one send costs 0.56 ms of CPU through it and 2.3 ms through httpx's own transport, and the
-Graph calls were a third of a turn's CPU. pywa's API is used unchanged.
+Under that httpx client runs aiohttp (``httpx-aiohttp``'s transport), not httpcore: measured against a local
+Graph API, one send costs 0.56 ms of CPU through it and 2.3 ms through httpx's own transport, and the Graph
+calls were a third of a turn's CPU.
 """
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -21,29 +20,6 @@ from config.settings import DEFAULT_GRAPH_URL, WhatsAppConfig
 
 #: Address users by phone ("to") when WhatsApp gave one, else by business-scoped user id ("recipient").
 IDENTIFIER_PRIORITY = (UserIdentifier.WA_ID, UserIdentifier.BSUID, UserIdentifier.PARENT_BSUID)
-
-
-class GraphRewriteTransport(httpx.AsyncBaseTransport):
-    """Send every request to ``base_url``'s scheme/host/port, keeping path and query."""
-
-    def __init__(self, base_url: str, *, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        parts = urlsplit(base_url)
-        self._scheme = parts.scheme
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port
-        self._prefix = parts.path.rstrip("/")
-        self._inner = inner or graph_transport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme=self._scheme, host=self._host, port=self._port,
-                                            path=self._prefix + request.url.path)
-        request.headers["host"] = self._host if self._port is None else f"{self._host}:{self._port}"
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 #: Connections kept open to the Graph API: enough for Meta's 1,000 messages/s at ~50 ms per call.
 GRAPH_CONNECTIONS = 64
 
@@ -57,11 +33,8 @@ def graph_transport() -> httpx.AsyncBaseTransport:
 def build_client(config: WhatsAppConfig) -> WhatsApp:
     """A pywa_async client that only sends and validates; our aiohttp app owns the webhook.
     Close its connections with :func:`close_client`."""
-    transport: httpx.AsyncBaseTransport = graph_transport()
-    if config.graph_url.rstrip("/") != DEFAULT_GRAPH_URL:
-        transport = GraphRewriteTransport(config.graph_url, inner=transport)
-    session = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(10.0, connect=5.0))
-    return WhatsApp(
+    session = httpx.AsyncClient(transport=graph_transport(), timeout=httpx.Timeout(10.0, connect=5.0))
+    client = WhatsApp(
         phone_id=config.phone_number_id or "0",
         token=config.token or "unset",
         session=session,
@@ -72,10 +45,13 @@ def build_client(config: WhatsAppConfig) -> WhatsApp:
         filter_updates=False,
         user_identifier_priority=IDENTIFIER_PRIORITY,
     )
+    if config.graph_url.rstrip("/") != DEFAULT_GRAPH_URL:
+        session.base_url = f"{config.graph_url.rstrip('/')}/v{config.api_version}"
+    return client
 
 
 async def close_client(client: WhatsApp) -> None:
     """Close the client's HTTP connections (pywa does not own the session we gave it)."""
-    session = getattr(client, "_session", None) or getattr(getattr(client, "api", None), "_session", None)
+    session = getattr(getattr(client, "api", None), "_session", None)
     if isinstance(session, httpx.AsyncClient):
         await session.aclose()
