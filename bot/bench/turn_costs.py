@@ -7,8 +7,9 @@ side writer; in a cluster also the engine role) and the pywa client — against 
 * SQL: SQLAlchemy's ``before_cursor_execute`` / ``commit`` / ``rollback`` events on the ``Engine`` class,
   so every engine of the process (async ones through their sync core, and the sync SQLite one) is counted,
   plus the order engine's raw SQLite writes (one ``executemany`` per table of a batch, in its writer
-  thread or its writer child);
+  thread or its writer child); the cluster engine role's periodic lease check is counted apart;
 * Redis: redis-py's client — a command is one round trip, a pipeline is one round trip carrying N commands;
+  a blocking stream read that came back empty is the roles' loops idling and counted apart (idle polls);
 * Graph API: every POST the fake Graph server receives (replies, read receipts, uploads).
 
 A turn is one signed single-message webhook POST, then :meth:`Roles.settle` (intake, worker and send queue
@@ -48,12 +49,15 @@ class Tally:
     sql: Counter = field(default_factory=Counter)          # by verb: SELECT, INSERT, …, BEGIN, COMMIT
     redis_round_trips: int = 0
     redis_commands: Counter = field(default_factory=Counter)
+    redis_idle_polls: int = 0                              # blocking stream reads that came back empty
+    sql_background: int = 0                                # the engine role's periodic lease checks
     graph_calls: int = 0
     sink: Any = None                                       # the fake Graph API whose calls count
 
     def snapshot(self) -> "Tally":
         calls = self.sink.calls if self.sink is not None else self.graph_calls
-        return Tally(Counter(self.sql), self.redis_round_trips, Counter(self.redis_commands), calls)
+        return Tally(Counter(self.sql), self.redis_round_trips, Counter(self.redis_commands),
+                     self.redis_idle_polls, self.sql_background, calls)
 
     def minus(self, before: "Tally") -> dict[str, Any]:
         sql = self.sql - before.sql
@@ -61,11 +65,29 @@ class Tally:
         return {"sql": sum(sql.values()), "sql_by_verb": dict(sorted(sql.items())),
                 "redis_round_trips": self.redis_round_trips - before.redis_round_trips,
                 "redis_commands": sum(commands.values()), "redis_by_command": dict(sorted(commands.items())),
+                "redis_idle_polls": self.redis_idle_polls - before.redis_idle_polls,
+                "sql_background": self.sql_background - before.sql_background,
                 "graph_calls": self.graph_calls - before.graph_calls}
 
 
 #: set while the harness itself asks Redis (queue depths while settling): those commands are not the turn's
 _HARNESS = contextvars.ContextVar("turn_costs_harness", default=False)
+
+
+_LEASE_CHECK = "SELECT epoch FROM eng_lease"
+_POLLS = {"XREADGROUP", "XREAD", "XAUTOCLAIM", "BLPOP", "BRPOP", "BZPOPMIN"}
+
+
+def _empty(result: Any) -> bool:
+    """Whether a stream read brought nothing (XAUTOCLAIM answers ``[cursor, entries, deleted]``)."""
+    if not result:
+        return True
+    if isinstance(result, (list, tuple)) and len(result) >= 2 and isinstance(result[1], (list, tuple)):
+        if not isinstance(result[0], (list, tuple)):        # XAUTOCLAIM, not an XREAD stream list
+            return not result[1]
+    if isinstance(result, dict):
+        return all(not v for v in result.values())
+    return False
 
 
 def _verb(statement: str) -> str:
@@ -88,22 +110,32 @@ def counting(sink: Any) -> Iterator[Tally]:
 
     tally, lock = Tally(sink=sink), threading.Lock()
 
-    def on_sql(_conn, _cursor, statement, *_args):
+    def on_sql(conn, _cursor, statement, *_args):
         with lock:
+            began = conn.info.pop("costs_began", False)
+            if statement.startswith(_LEASE_CHECK) and "FOR SHARE" not in statement:
+                # the engine role's periodic lease check: its transaction is not any turn's
+                tally.sql["BEGIN"] -= began
+                tally.sql_background += 1
+                conn.info["costs_background"] = True
+                return
             tally.sql[_verb(statement)] += 1
 
     def on_begin(conn):                 # SQLite's BEGIN IMMEDIATE is a statement of its own, counted above
         if conn.dialect.name != "sqlite":
             with lock:
                 tally.sql["BEGIN"] += 1
+                conn.info["costs_began"] = True
 
-    def on_commit(_conn):
-        with lock:
-            tally.sql["COMMIT"] += 1
+    def on_end(verb: str):
+        def end(conn):
+            with lock:
+                conn.info.pop("costs_began", None)
+                if not conn.info.pop("costs_background", False):
+                    tally.sql[verb] += 1
+        return end
 
-    def on_rollback(_conn):
-        with lock:
-            tally.sql["ROLLBACK"] += 1
+    on_commit, on_rollback = on_end("COMMIT"), on_end("ROLLBACK")
 
     originals = {"execute_command": Redis.execute_command, "execute": Pipeline.execute,
                  "immediate": Pipeline.immediate_execute_command, "writer": WriterProcess.commit,
@@ -124,18 +156,22 @@ def counting(sink: Any) -> Iterator[Tally]:
                 tally.sql[_verb(sql)] += 1
         return originals["writer"](self, job)
 
-    def one(args: tuple) -> None:
-        if not _HARNESS.get():
+    def one(args: tuple, result: Any) -> Any:
+        name = str(args[0]).upper() if args else "?"
+        if _HARNESS.get():
+            return result
+        if name in _POLLS and _empty(result):
+            tally.redis_idle_polls += 1     # a blocking read that timed out: the loops' idling, not a turn's
+        else:
             tally.redis_round_trips += 1
-            tally.redis_commands[str(args[0]).upper() if args else "?"] += 1
+            tally.redis_commands[name] += 1
+        return result
 
     async def execute_command(self, *args, **options):
-        one(args)
-        return await originals["execute_command"](self, *args, **options)
+        return one(args, await originals["execute_command"](self, *args, **options))
 
     async def immediate(self, *args, **options):
-        one(args)
-        return await originals["immediate"](self, *args, **options)
+        return one(args, await originals["immediate"](self, *args, **options))
 
     async def execute(self, *args, **options):
         if self.command_stack and not _HARNESS.get():
