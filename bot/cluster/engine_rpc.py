@@ -34,6 +34,7 @@ from typing import Any
 import structlog
 
 from bot import metrics
+from bot.batching import Coalescer
 from bot.cluster import codec
 from bot.cluster.streams import ensure_group
 
@@ -186,6 +187,7 @@ class EngineServer:
         self._slots = asyncio.Semaphore(max_inflight)
         self._inflight: set[asyncio.Task] = set()
         self._reader: asyncio.Task | None = None
+        self._replies: Coalescer = Coalescer(self._send_replies)
         self._stopping = False
         self.handled = 0
         self.expired = 0
@@ -311,11 +313,7 @@ class EngineServer:
     async def _reply(self, entry_id: str, reply_to: str, fields: dict[str, str]) -> None:
         for attempt in range(5):
             try:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.xadd(reply_to, fields, maxlen=self.reply_maxlen, approximate=True)
-                    pipe.pexpire(reply_to, self.reply_ttl_ms)
-                    pipe.xack(self.cmd, CMD_GROUP, entry_id)
-                    await pipe.execute()
+                await self._replies.submit((entry_id, reply_to, fields))
                 return
             except asyncio.CancelledError:
                 raise
@@ -325,6 +323,17 @@ class EngineServer:
                 log.warning("engine_rpc.reply_failed", error=type(exc).__name__, attempt=attempt + 1)
                 await asyncio.sleep(0.1 * 2 ** attempt)
         # Left pending: the next holder re-reads it and answers (or expires) it.
+
+    async def _send_replies(self, replies: Sequence[tuple[str, str, dict[str, str]]]) -> list[None]:
+        """The replies of every request finished meanwhile, in one round trip: each reply and its request's
+        acknowledgement in one transaction."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry_id, reply_to, fields in replies:
+                pipe.xadd(reply_to, fields, maxlen=self.reply_maxlen, approximate=True)
+                pipe.pexpire(reply_to, self.reply_ttl_ms)
+                pipe.xack(self.cmd, CMD_GROUP, entry_id)
+            await pipe.execute()
+        return [None] * len(replies)
 
     async def _ack(self, entry_id: str) -> None:
         try:
@@ -402,7 +411,17 @@ class RemoteEngine:
         self._wall = wall
         self._waiting: dict[str, asyncio.Future] = {}
         self._reader: asyncio.Task | None = None
+        self._commands: Coalescer = Coalescer(self._send_commands)
         self._closed = False
+
+    async def _send_commands(self, commands: Sequence[dict[str, str]]) -> list[None]:
+        """The commands of every turn that called meanwhile, in one round trip."""
+        minid = f"{int((self._wall() - self.cmd_maxage_s) * 1000)}-0"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for fields in commands:
+                pipe.xadd(self.cmd, fields, minid=minid, approximate=True)
+            await pipe.execute()
+        return [None] * len(commands)
 
     # -- plumbing -----------------------------------------------------------------------------------
     def _ensure_reader(self) -> None:
@@ -451,9 +470,7 @@ class RemoteEngine:
             fields = {"id": cid, "reply_to": self.reply_key, "method": method, "args": args,
                       "deadline": repr(now + self.timeout_s * 0.8)}
             try:
-                await asyncio.wait_for(
-                    self.redis.xadd(self.cmd, fields, minid=f"{int((now - self.cmd_maxage_s) * 1000)}-0",
-                                    approximate=True), self.timeout_s)
+                await asyncio.wait_for(self._commands.submit(fields), self.timeout_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 import structlog
 
 from bot.stores.crypto import DataCipher, is_token
-from bot.stores.group_commit import GroupCommit
+from bot.batching import Coalescer
 from config.settings import SecretsConfig
 from engine.api import Tier
 from engine.db import autocommit_reads, create_tables
@@ -96,15 +96,19 @@ async def _append_messages(conn: AsyncConnection, jobs: Sequence[Sequence[dict[s
     return results
 
 
-_WRITERS: "weakref.WeakKeyDictionary[Any, GroupCommit]" = weakref.WeakKeyDictionary()
+_WRITERS: "weakref.WeakKeyDictionary[Any, Coalescer]" = weakref.WeakKeyDictionary()
 
 
-def message_writer(db: AsyncEngine) -> GroupCommit:
-    """The one group-commit writer of ``messages`` rows for ``db`` (inbound audit rows and outbound send
-    records of all concurrent turns share its transactions)."""
+def message_writer(db: AsyncEngine) -> Coalescer:
+    """The one group-commit writer of ``messages`` rows for ``db``: inbound audit rows and outbound send
+    records of all concurrent turns share its transactions; ``submit(rows)`` returns once they committed."""
     writer = _WRITERS.get(db.sync_engine)
     if writer is None:
-        writer = _WRITERS[db.sync_engine] = GroupCommit(db, _append_messages)
+        async def commit(jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
+            async with db.begin() as conn:
+                return await _append_messages(conn, jobs)
+
+        writer = _WRITERS[db.sync_engine] = Coalescer(commit)
     return writer
 
 

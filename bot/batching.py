@@ -1,0 +1,59 @@
+"""Coalescing: calls from many concurrent callers run as one batch, each caller awaiting its own result.
+
+Why: at hundreds of messages a second, per-call round trips dominate — one database transaction per audit
+row (one fsync on SQLite), one Redis round trip per engine command or reply. Here the first caller's job runs
+at once; whoever arrives while that batch runs joins the next one. An idle system adds no delay, a busy one
+pays one round trip per batch, and the guarantee is the call's own: ``submit`` returns only after the batch
+holding its job has completed (or raises what made that batch fail).
+
+Users: :func:`bot.stores.sql.message_writer` (group commit of ``messages`` rows) and the engine RPC
+(:mod:`bot.cluster.engine_rpc`: commands pipelined by the workers, replies pipelined by the engine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable, Generic, Sequence, TypeVar
+
+Job = TypeVar("Job")
+
+#: Jobs per batch at most (a bound on one statement's or pipeline's size and on one batch's latency).
+MAX_BATCH = 256
+
+
+class Coalescer(Generic[Job]):
+    """``await submit(job)`` → ``run(jobs)``'s result for ``job``; ``run`` returns one result per job, in
+    order, for a batch of jobs submitted while the previous batch ran."""
+
+    def __init__(self, run: Callable[[Sequence[Job]], Awaitable[Sequence[Any]]], *,
+                 max_batch: int = MAX_BATCH) -> None:
+        self._run = run
+        self._max = max_batch
+        self._pending: list[tuple[Job, asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
+        self.batches = 0
+
+    async def submit(self, job: Job) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((job, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="coalescer")
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:self._max], self._pending[self._max:]
+            try:
+                results = await self._run([job for job, _ in batch])
+                self.batches += 1
+            except BaseException as exc:  # noqa: BLE001 - every caller of the batch learns of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+                        future.exception()          # retrieved: a caller that gave up leaves no warning
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, future), result in zip(batch, results):
+                if not future.done():
+                    future.set_result(result)
