@@ -57,10 +57,19 @@ def development_keys(state_dir: Path) -> list[str]:
     """The development keyring in ``state_dir``: created once with a fresh random key, private to the user."""
     path = Path(state_dir) / DEV_KEY_FILE
     if not path.exists():
+        # Written aside and hard-linked into place: processes starting together (a cluster's engine and
+        # workers) all read the one complete file that won, never an empty one being written.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = path.with_name(f".{DEV_KEY_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
