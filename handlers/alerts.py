@@ -1,7 +1,8 @@
 """Price alerts: "alert me when TCS crosses 4000", list, delete; pushed when the price gets there.
 
-The direction is read from where the price is now: a target above today's price fires when the price
-rises to it, one below fires when it falls to it — which is what "crosses" means to the user. Alerts are
+The direction is the user's when they say it ("goes below 3080", "3080 se neeche", in any language; an alert
+that would fire at once is refused with the reason); for "crosses" it is read from where the price is now: a
+target above today's price fires when the price rises to it, one below when it falls to it. Alerts are
 one-shot. The push is a plain text inside WhatsApp's 24-hour window and an approved utility template
 outside it (:func:`handlers.middlewares.subscription.push_reply`). A delete row is bound server-side
 (``handlers/bound.py``): it names an alert of the list this user was shown, once.
@@ -18,6 +19,7 @@ from handlers.bound import Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
 from handlers.middlewares.subscription import push_reply
+from handlers.reading import says
 from handlers.replies import ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
 from handlers.trading_common import setting
@@ -68,6 +70,14 @@ def _has_word(ctx: TurnContext, key: str) -> bool:
     return False
 
 
+def said_direction(ctx: TurnContext) -> str | None:
+    """"above" / "below" when the user said which way ("when TCS goes below 3080", "3080 se neeche"), in any
+    language; None for "crosses" or no word (then the side of today's price decides)."""
+    above = says(ctx.services.catalog, "alerts.words.above", ctx.text)
+    below = says(ctx.services.catalog, "alerts.words.below", ctx.text)
+    return None if above == below else "above" if above else "below"
+
+
 def _price_from(ctx: TurnContext) -> float | None:
     e = ctx.match.entities
     for value in (e.price, e.trigger_price, e.amount):
@@ -83,7 +93,7 @@ def _line(ctx: TurnContext, alert: Alert) -> str:
     return ctx.t(f"alerts.line.{alert.direction}", symbol=alert.symbol, price=rupees(alert.target_paise))
 
 
-async def _create(ctx: TurnContext, symbol: str, price: float):
+async def _create(ctx: TurnContext, symbol: str, price: float, said: str | None):
     ctx.session.clear()
     store: AlertStore = ctx.services.alerts
     quote = await ctx.services.engine.quote(symbol)
@@ -96,7 +106,10 @@ async def _create(ctx: TurnContext, symbol: str, price: float):
         return Text(ctx.t("alerts.already_there", symbol=quote.symbol, price=rupees(quote.ltp_paise)))
     if len(await store.for_user(ctx.user.key)) >= MAX_ALERTS:
         return Text(ctx.t("alerts.too_many", max=MAX_ALERTS))
-    direction = "above" if target > quote.ltp_paise else "below"
+    if said == "above" and quote.ltp_paise >= target or said == "below" and quote.ltp_paise <= target:
+        return Text(ctx.t(f"alerts.already.{said}", symbol=quote.symbol, price=rupees(target),
+                          ltp=rupees(quote.ltp_paise)))
+    direction = said or ("above" if target > quote.ltp_paise else "below")
     await store.add(user_key=ctx.user.key, symbol=quote.symbol, direction=direction, target_paise=target,
                     reference_paise=quote.ltp_paise, now=ctx.now)
     return Text(ctx.t(f"alerts.set.{direction}", symbol=quote.symbol, price=rupees(target),
@@ -129,20 +142,22 @@ async def set_alert(ctx: TurnContext):
         return await _listing(ctx, deleting=False)
     price = _price_from(ctx)
     if price is None:
-        ctx.session.expect("alert_price", until=ctx.now + timedelta(minutes=10), symbol=symbol)
+        ctx.session.expect("alert_price", until=ctx.now + timedelta(minutes=10), symbol=symbol,
+                           direction=said_direction(ctx))
         return Text(ctx.t("alerts.ask_price", symbol=symbol))
-    return await _create(ctx, symbol, price)
+    return await _create(ctx, symbol, price, said_direction(ctx))
 
 
 @router.on_awaiting("alert_price")
 async def alert_price(ctx: TurnContext):
     symbol = str(ctx.session.data.get("symbol") or "")
+    said = ctx.session.data.get("direction") or said_direction(ctx)
     bare = _NUMBER.fullmatch(_GROUPING.sub("", ctx.text.strip()))
     price = ctx.match.entities.price or (float(bare.group(1)) if bare else None)
     if not symbol or price is None:
         ctx.session.clear()
         return UNHANDLED
-    return await _create(ctx, symbol, price)
+    return await _create(ctx, symbol, price, said if said in ("above", "below") else None)
 
 
 @router.on_payload(DELETE_ACTION)

@@ -14,6 +14,7 @@ from engine.api import OrderType, OrderView
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import TurnContext
+from handlers.reading import MODIFY_ORDER
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
 from handlers.trading_change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
@@ -62,13 +63,65 @@ async def order_status(ctx: TurnContext):
                                   rows=tuple(_row(ctx, MANAGE, o) for o in open_orders[:10]))]
 
 
+async def _named_open_orders(ctx: TurnContext) -> list[OrderView] | Text:
+    """The open orders the message is about: those of the stock it names, else all (or what to say instead)."""
+    open_orders = await _open_orders(ctx)
+    symbol = ctx.match.entities.symbol
+    if symbol:
+        open_orders = [o for o in open_orders if o.symbol == symbol.upper()]
+        if not open_orders:
+            return Text(ctx.t("orders.no_open_symbol", symbol=symbol.upper()))
+    return open_orders or Text(ctx.t("orders.no_open"))
+
+
 @router.on_intent("cancel_order")
 async def cancel_order(ctx: TurnContext):
-    open_orders = await _open_orders(ctx)
-    if not open_orders:
-        return Text(ctx.t("orders.no_open"))
+    """"cancel my TCS order": the one open TCS order goes straight to its card (PIN first if due); several or
+    none named: pick from a list."""
+    open_orders = await _named_open_orders(ctx)
+    if isinstance(open_orders, Text):
+        return open_orders
+    if ctx.match.entities.symbol and len(open_orders) == 1:
+        return await start_change(ctx, OrderChange(order_id=open_orders[0].order_id, kind=CANCEL))
     return ListReply(body=ctx.t("orders.cancel_pick"), button=ctx.t("orders.button.choose"),
                      rows=tuple(_row(ctx, CANCEL_PICK, o) for o in open_orders[:10]))
+
+
+@router.on_intent(MODIFY_ORDER)
+async def modify_in_words(ctx: TurnContext):
+    """"change my reliance order price to 1310" / "TCS order quantity 5 karo": the same change card, PIN and
+    expiry as a tapped change. Which order is unclear → the list; no new value → that order's change buttons."""
+    open_orders = await _named_open_orders(ctx)
+    if isinstance(open_orders, Text):
+        return open_orders
+    if len(open_orders) > 1:
+        return ListReply(body=ctx.t("orders.manage_prompt"), button=ctx.t("orders.button.manage"),
+                         rows=tuple(_row(ctx, MANAGE, o) for o in open_orders[:10]))
+    order, e = open_orders[0], ctx.match.entities
+    price, qty = _new_value(order, e.price or e.trigger_price, e.quantity, numbers_in(ctx.text))
+    if price:
+        if order.order_type in (OrderType.MARKET, OrderType.SL_M):
+            return Text(ctx.t("orders.modify_no_price"))
+        quote = await ctx.services.engine.quote(order.symbol)
+        return await start_change(ctx, OrderChange(order_id=order.order_id, kind=MODIFY, price_paise=on_tick(
+            to_paise(price), quote.tick_paise if quote else 1)))
+    if qty:
+        return await start_change(ctx, OrderChange(order_id=order.order_id, kind=MODIFY, quantity=qty))
+    return _manage_buttons(ctx, order)
+
+
+def _new_value(order: OrderView, price: float | None, qty: int | None,
+               numbers: list[float]) -> tuple[float | None, int | None]:
+    """The new price or quantity a sentence gives. A lone number ("…order to 3010") is the price when it is near
+    the order's own price (within half of it either way), else a whole number is the quantity."""
+    if price and price > 0:
+        return price, None
+    if len(numbers) != 1 or numbers[0] <= 0:
+        return None, (int(qty) if qty and qty > 0 else None)
+    value, current = numbers[0], (order.price_paise or order.trigger_paise or 0) / 100
+    if current and current / 2 <= value <= current * 2:
+        return value, None
+    return None, (int(value) if value == int(value) else None)
 
 
 async def _tapped_order(ctx: TurnContext) -> tuple[BoundAction, OrderView] | Text:
@@ -87,7 +140,10 @@ async def manage(ctx: TurnContext):
     found = await _tapped_order(ctx)
     if isinstance(found, Text):
         return found
-    _, order = found
+    return _manage_buttons(ctx, found[1])
+
+
+def _manage_buttons(ctx: TurnContext, order: OrderView) -> Buttons:
     return Buttons(order_line(ctx.t, order), (
         Button(_button(ctx, MODIFY_PRICE, order), ctx.t("orders.button.modify_price")),
         Button(_button(ctx, MODIFY_QTY, order), ctx.t("orders.button.modify_qty")),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Sequence
 
-from engine.api import ContractNote
+from engine.api import ContractNote, Holding, Product, Side
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, Document, Text, texts
 from handlers.router import Router
@@ -36,6 +36,21 @@ async def funds_line(ctx: TurnContext) -> str:
                  cash=rupees(funds.cash_paise))
 
 
+async def day_pnl(ctx: TurnContext, holdings: Sequence[Holding]) -> dict[str, int]:
+    """Today's P&L per holding: shares held since yesterday from the previous close, shares bought today from
+    their buy price, shares sold today from the previous close to their sale price (delivery trades only)."""
+    engine, account = ctx.services.engine, ctx.user.account
+    out = {h.symbol: h.day_pnl_paise for h in holdings}
+    prev = {h.symbol: h.prev_close_paise for h in holdings}
+    delivery = {o.order_id for o in await engine.orders(account) if o.product is Product.CNC}
+    for trade in await engine.trades(account, day=trading_day(ctx.now)):
+        if trade.order_id not in delivery or trade.symbol not in prev:
+            continue
+        move = prev[trade.symbol] - trade.price_paise
+        out[trade.symbol] += trade.quantity * (move if trade.side is Side.BUY else -move)
+    return out
+
+
 @router.on_intent("portfolio")
 async def portfolio(ctx: TurnContext):
     if _NOTE_WORDS.search(ctx.text):
@@ -45,6 +60,7 @@ async def portfolio(ctx: TurnContext):
     positions = [p for p in await engine.positions(ctx.user.account) if p.net_quantity or p.realized_pnl_paise]
     parts: list[str] = []
     if holdings:
+        day = await day_pnl(ctx, holdings)
         lines = []
         for h in holdings:
             cost = h.average_price_paise * h.total_quantity
@@ -52,12 +68,12 @@ async def portfolio(ctx: TurnContext):
             key = "portfolio.holding_t1" if h.t1_quantity else "portfolio.holding"
             lines.append(t(key, symbol=h.symbol, qty=quantity(h.total_quantity), t1=quantity(h.t1_quantity),
                            avg=rupees(h.average_price_paise), ltp=rupees(h.ltp_paise), value=rupees(h.value_paise),
-                           pnl=signed(h.pnl_paise), pct=pct, day=signed(h.day_pnl_paise)))
+                           pnl=signed(h.pnl_paise), pct=pct, day=signed(day[h.symbol])))
         invested = sum(h.average_price_paise * h.total_quantity for h in holdings)
         current = sum(h.value_paise for h in holdings)
         parts.append(t("portfolio.holdings_title") + "\n" + "\n\n".join(lines))
         parts.append(t("portfolio.totals", invested=rupees(invested), current=rupees(current),
-                       pnl=signed(current - invested), day=signed(sum(h.day_pnl_paise for h in holdings))))
+                       pnl=signed(current - invested), day=signed(sum(day.values()))))
     if positions:
         lines = [t("portfolio.position", symbol=p.symbol, qty=quantity(p.net_quantity), ltp=rupees(p.ltp_paise),
                    pnl=signed(p.realized_pnl_paise + p.unrealized_pnl_paise)) for p in positions]

@@ -19,11 +19,12 @@ from handlers.users import User
 #: Feature routers, most specific first; ``basics`` holds the fallback and therefore goes last.
 FEATURES: tuple[str, ...] = (
     "onboarding", "trading", "orders", "analytics", "portfolio", "receipts", "alerts", "education",
-    "language", "handoff", "optout", "upgrade", "quotes", "basics",
+    "language", "handoff", "optout", "upgrade", "advice", "quotes", "basics",
 )
 
 #: Middlewares inserted between the language step and the tier step, in order.
 EXTRA_MIDDLEWARES: tuple[str, ...] = (
+    "handlers.middlewares.reading:ReadingGate",
     "handlers.middlewares.handoff:HandoffGate",
     "handlers.middlewares.subscription:SubscriptionCheck",
     "handlers.middlewares.onboarding:OnboardingGate",

@@ -9,9 +9,10 @@ hold the rest and are included in this router.
 
 from __future__ import annotations
 
-from engine.api import OrderType
+from engine.api import OrderType, Side
 from handlers.context import TurnContext
 from handlers.quotes import pick_symbol
+from handlers.reading import part_said
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.trading_common import numbers_in, to_paise
@@ -75,6 +76,9 @@ async def quantity_answer(ctx: TurnContext):
     draft = draft_of(ctx)
     entities = ctx.match.entities
     qty = entities.quantity
+    part = part_said(ctx.services.catalog, ctx.text) if draft.side == Side.SELL.value and not qty else None
+    if part is not None:
+        return await advance(ctx, draft.with_(part=part))
     if not qty:
         whole = [n for n in numbers_in(ctx.text) if n == int(n)]
         qty = int(whole[0]) if len(whole) == 1 else None
@@ -110,6 +114,18 @@ async def price_answer(ctx: TurnContext):
     return await advance(ctx, draft.with_(order_type=OrderType.LIMIT.value,
                                           price_paise=to_paise(price)))
 
+
+
+@router.on_awaiting("trigger")
+async def trigger_answer(ctx: TurnContext):
+    """The stop's trigger price (asked when the one given would trigger at once, or none was given)."""
+    if (early := await interrupted(ctx)) is not None:
+        return early
+    draft = draft_of(ctx)
+    values = [v for v in (ctx.match.entities.trigger_price, ctx.match.entities.price) if v] or numbers_in(ctx.text)
+    if len(values) < 1 or values[0] <= 0:
+        return UNHANDLED if elsewhere(ctx) else Text(ctx.t("trading.stop.again"))
+    return await advance(ctx, draft.with_(trigger_paise=to_paise(values[0])))
 
 
 router.include(pin_router, confirm_router)

@@ -84,6 +84,14 @@ async def risk_alerts(ctx: TurnContext, draft: Draft, estimate: Estimate, quote:
     return alerts
 
 
+def stop_sentence(t, draft: Draft) -> str:
+    """What a stop order will do, in plain words: "If INFY falls to ₹1,650.00, sell 10 at market"."""
+    move = "falls" if draft.side == Side.SELL.value else "rises"
+    at = "limit" if draft.order_type == OrderType.SL.value else "market"
+    return t(f"trading.card.if_{move}_{at}", symbol=draft.symbol, trigger=rupees(draft.trigger_paise or 0),
+             qty=quantity(draft.quantity or 0), price=rupees(draft.price_paise or 0))
+
+
 def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, alerts: list[str]) -> str:
     t = ctx.t
     side = t("trading.side.buy" if draft.side == Side.BUY.value else "trading.side.sell")
@@ -97,7 +105,10 @@ def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, ale
                   trigger=rupees(draft.trigger_paise or 0))
     else:
         price = t("trading.card.limit_price", price=rupees(draft.price_paise or 0))
-    lines = [t("trading.card.title", side=side),
+    lines = [t("trading.card.title", side=side)]
+    if kind in (OrderType.SL.value, OrderType.SL_M.value):
+        lines.append("🛡️ " + stop_sentence(t, draft))
+    lines += [
              t("trading.card.body", symbol=draft.symbol, name=name, side=side, qty=quantity(draft.quantity or 0),
                order_type=t(f"trading.order_type.{kind.replace('-', '_').lower()}"), price=price,
                product=t(f"trading.product.{draft.product.lower()}"), value=rupees(estimate.value_paise),

@@ -18,7 +18,7 @@ from handlers.replies import Reply, Text
 from handlers.trading_card import PENDING_KEY, card, new_pending
 from handlers.trading_common import rejection_text, setting
 from handlers.trading_draft import DRAFT_KEY
-from handlers.trading_execute import OPEN_STATUSES, order_line, order_text
+from handlers.trading_execute import OPEN_STATUSES, order_line, order_text, side_word
 from locales.catalog import Translator
 from locales.format import quantity, rupees
 
@@ -98,7 +98,16 @@ def _applied(order: OrderView, change: OrderChange) -> bool:
 def _done(ctx: TurnContext, order: OrderView, change: OrderChange) -> Text:
     if change.kind == CANCEL:
         return Text(ctx.t("orders.cancelled", symbol=order.symbol, order_id=order.order_id))
-    return Text(ctx.t("orders.modified", result=order_text(ctx.t, order, now=ctx.now)))
+    if order.filled_quantity or order.status not in OPEN_STATUSES or (order.is_amo and order.release_at
+                                                                       and order.release_at > ctx.now):
+        return Text(ctx.t("orders.modified", result=order_text(ctx.t, order, now=ctx.now)))
+    # Still working: say what the order is now, not "Order placed" as if it were a new one.
+    side = side_word(ctx.t, order.side)
+    if order.status == OrderStatus.TRIGGER_PENDING:
+        return Text(ctx.t("orders.modified_trigger", order_id=order.order_id, side=side,
+                          qty=quantity(order.quantity), symbol=order.symbol, trigger=rupees(order.trigger_paise or 0)))
+    return Text(ctx.t("orders.modified_open", order_id=order.order_id, side=side, qty=quantity(order.quantity),
+                      symbol=order.symbol, price=rupees(order.price_paise or order.protection_price_paise or 0)))
 
 
 async def execute_change(ctx: TurnContext, change: OrderChange) -> list[Reply]:

@@ -26,6 +26,7 @@ class Draft:
     trigger_paise: int | None = None
     product: str = Product.CNC.value
     amount_paise: int | None = None      # "buy TCS for ₹5,000": quantity is computed from the LTP
+    part: str | None = None              # "sell half / all / a third": "1/2", "1", "1/3" of the holding
     source_message_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -105,4 +106,6 @@ def missing_slot(draft: Draft) -> str | None:
         return "quantity"
     if not draft.order_type:
         return "price"
+    if draft.order_type in (OrderType.SL.value, OrderType.SL_M.value) and not draft.trigger_paise:
+        return "trigger"
     return None

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
+from config.settings import load_product_config
 from engine.api import OrderResult, OrderStatus, OrderView, Side, Trade
+from engine.calendar import TradingCalendar
+from engine.clock import IST
 from handlers.context import Services
 from handlers.replies import Document, Reply, Text
 from handlers.trading_common import pseudonym, rejection_text
@@ -32,7 +36,21 @@ def side_word(t: Translator, side: Side) -> str:
 
 
 def status_word(t: Translator, order: OrderView) -> str:
-    return t(f"orders.status.{order.status.name.lower()}")
+    return t("orders.status.expired" if expired(order) else f"orders.status.{order.status.name.lower()}")
+
+
+@lru_cache(maxsize=1)
+def _calendar() -> TradingCalendar:
+    return TradingCalendar(load_product_config()["calendar"])  # type: ignore[arg-type]
+
+
+def expired(order: OrderView) -> bool:
+    """A DAY order the close ended unfilled (the engine reports it CANCELLED; its push said "expired"): it
+    ended exactly at its session's close, which no user's cancel does."""
+    if order.status != OrderStatus.CANCELLED or order.filled_quantity >= order.quantity:
+        return False
+    session = _calendar().session(order.updated_at.astimezone(IST).date())
+    return session is not None and order.updated_at == session.close
 
 
 def order_line(t: Translator, order: OrderView) -> str:

@@ -9,16 +9,18 @@ order lives in the session as ``draft``, a change to an open order as ``change``
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any, Awaitable, Callable
 
 from engine.api import Side
 from handlers.context import TurnContext
 from handlers.quotes import pick_symbol
+from handlers.reading import part_said
 from handlers.replies import Button, Buttons, Text
 from handlers.security import has_pin, locked_until, verified_today
 from handlers.trading_card import PENDING_KEY, card, card_body, new_pending, risk_alerts
 from handlers.trading_change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
-from handlers.trading_common import rejection_text, said_no, said_yes, setting
+from handlers.trading_common import numbers_in, rejection_text, said_no, said_yes, setting, to_paise
 from handlers.trading_draft import DRAFT_KEY, Draft, from_entities, missing_slot
 from locales.format import ist_time, quantity, rupees
 
@@ -68,6 +70,17 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
             replies.append(Text(t("trading.ask.amount_too_small", amount=rupees(draft.amount_paise),
                                   symbol=draft.symbol, ltp=rupees(quote.ltp_paise))))
             draft = draft.with_(amount_paise=None)
+    if draft.symbol and quote and not draft.quantity and draft.part:
+        draft, said = await _part_of_holding(ctx, draft, quote)
+        replies.extend(said)
+        if draft is None:
+            ctx.session.clear()
+            return replies
+    if draft.symbol and quote and draft.trigger_paise and stop_crossed(draft, quote.ltp_paise):
+        key = "trading.stop.would_trigger_sell" if draft.side == Side.SELL.value else "trading.stop.would_trigger_buy"
+        replies.append(Text(t(key, symbol=draft.symbol, ltp=rupees(quote.ltp_paise),
+                              trigger=rupees(draft.trigger_paise))))
+        draft = draft.with_(trigger_paise=None)
     slot = missing_slot(draft)
     side = t("trading.side.buy" if draft.side == Side.BUY.value else "trading.side.sell")
     if slot == "symbol":
@@ -82,7 +95,31 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
         return replies + [Buttons(t("trading.ask.price", side=side, qty=quantity(draft.quantity or 0),
                                     symbol=draft.symbol, ltp=rupees(quote.ltp_paise) if quote else "-"),
                                   (Button(f"{PRICE_ACTION}:market", t("trading.button.market")),))]
+    if slot == "trigger":
+        ask(ctx, "trigger", draft)
+        return replies + [Text(t("trading.ask.trigger", symbol=draft.symbol,
+                                 ltp=rupees(quote.ltp_paise) if quote else "-"))]
     return replies + await _pin_or_card(ctx, draft, quote)
+
+
+def stop_crossed(draft: Draft, ltp_paise: int) -> bool:
+    """A stop that would trigger at once: a sell stop must sit below the last price, a buy stop above it."""
+    trigger = draft.trigger_paise or 0
+    return trigger >= ltp_paise if draft.side == Side.SELL.value else trigger <= ltp_paise
+
+
+async def _part_of_holding(ctx: TurnContext, draft: Draft, quote) -> tuple[Draft | None, list]:
+    """"sell half / all / a third of my INFY", or a stop-loss without a count: that share of the holding."""
+    t = ctx.t
+    held = next((h.total_quantity for h in await ctx.services.engine.holdings(ctx.user.account)
+                 if h.symbol == draft.symbol), 0)
+    if held <= 0:
+        return None, [Text(t("trading.part.none", symbol=draft.symbol))]
+    qty = int(held * Fraction(draft.part or "1"))
+    if qty < 1:
+        return draft.with_(part=None), [Text(t("trading.part.too_few", symbol=draft.symbol, held=quantity(held)))]
+    return draft.with_(quantity=qty, part=None), [Text(t("trading.part.note", symbol=draft.symbol,
+                                                         held=quantity(held), qty=quantity(qty)))]
 
 
 async def _pin_or_card(ctx: TurnContext, draft: Draft, quote=None):
@@ -150,6 +187,14 @@ async def start_order(ctx: TurnContext):
     entities = ctx.match.entities
     draft = from_entities(Side.BUY.value if ctx.match.intent == "buy" else Side.SELL.value, entities,
                           message_id=ctx.message.id, market_said=market_said(ctx))
+    if draft.side == Side.SELL.value and not draft.amount_paise:
+        # "sell half my INFY" (a number word inside "a third" is no count); a stop-loss without a count
+        # protects the whole holding.
+        part = part_said(ctx.services.catalog, ctx.text)
+        if part and not [n for n in numbers_in(ctx.text) if to_paise(n) != draft.trigger_paise]:
+            draft = draft.with_(quantity=None, part=part)
+        elif not draft.quantity and draft.trigger_paise:
+            draft = draft.with_(part="1")
     if not draft.symbol and entities.symbol_candidates:
         ask(ctx, "symbol", draft)
         return pick_symbol(ctx, entities.symbol_candidates, action=SYMBOL_ACTION)

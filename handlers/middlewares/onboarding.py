@@ -26,7 +26,7 @@ from locales.catalog import LANGUAGES
 
 ONBOARDING_MINUTES = 24 * 60
 #: Intents that need no account and are answered even before consent (trading and account intents wait).
-PUBLIC_INTENTS = frozenset({"price_quote", "education", "help"})
+PUBLIC_INTENTS = frozenset({"price_quote", "education", "help", "advice"})
 
 
 class OnboardingGate:
