@@ -97,6 +97,12 @@ async def test_first_pro_order_seals_the_accounts_history_and_restart_reads_it(d
         assert await engine.ledger_balanced()
         more = await engine.place(req(PRO, "c4", "ITC", 2, tier=Tier.PRO))
         assert more.accepted
+        # Idempotent on sealed rows: a re-sent instruction answers with the stored order and its trades.
+        again = await engine.place(req(PRO, "c2", "HDFCBANK", 29, tier=Tier.PRO))
+        assert again.duplicate and again.order.order_id == results[1].order.order_id
+        assert again.order.symbol == "HDFCBANK" and again.order.filled_quantity == 29
+        assert [t.trade_id for t in again.trades] == [t.trade_id for t in results[1].trades]
+        assert [e["event"] for e in await engine.order_history(again.order.order_id)][:1] == ["accept"]
     finally:
         await engine.close()
     assert "ITC" not in _clear_text(await _dump(db))
