@@ -220,6 +220,7 @@ class Pipeline:
         self.env, self.sink, self.clock = env, sink, clock
         self.roles: Any = None
         self.tally: Tally | None = None
+        self.errors = 0                  # error replies (busy / apology) to the last turn
         self._runner: Any = None
         self._http: Any = None
         self._ids = iter(range(1, 10**9))
@@ -261,6 +262,7 @@ class Pipeline:
         if value is None:           # tap the first button of the latest card (a server-bound id)
             value = next(a.buttons[0] for a in reversed(self.sink.replies[phone]) if a.buttons)
         before = self.sink.count(phone)
+        errors_before = sum(a.error for a in self.sink.replies.get(phone, ()))
         mid = f"wamid.HBgM{self.run_id}{next(self._ids):010d}"
         raw = webhook_body(phone, mid, kind, value, ts=int(self.clock.now().timestamp()))
         async with self._http.post(self.url, data=raw, headers={
@@ -274,6 +276,7 @@ class Pipeline:
         finally:
             _HARNESS.reset(token)
         await self._quiet()
+        self.errors = sum(a.error for a in self.sink.replies.get(phone, ())) - errors_before
         return self.sink.count(phone) - before
 
 
@@ -296,7 +299,7 @@ async def measure(env_for: Any, *, tmp: Path) -> dict[str, dict[str, Any]]:
     from bot.bench.topology import CLOCK
     from engine.clock import FixedClock
 
-    sink = await GraphSink().start()
+    sink = await GraphSink(error_prefixes=error_prefixes()).start()
     clock = FixedClock(datetime.fromisoformat(CLOCK))
     rows: dict[str, dict[str, Any]] = {}
     base = 9196_0000_0000 + (uuid.uuid4().int % 9000) * 10_000
@@ -312,11 +315,12 @@ async def measure(env_for: Any, *, tmp: Path) -> dict[str, dict[str, Any]]:
                             before = tally.snapshot()
                             replies = await pipe.turn(phone, kind, value)
                             if phone == measured:
-                                rows[name] = {**tally.snapshot().minus(before), "replies": replies}
+                                rows[name] = {**tally.snapshot().minus(before), "replies": replies,
+                                              "error_replies": pipe.errors}
     finally:
         await sink.stop()
     flow = [rows[k] for k in ("buy", "pin", "confirm")]
-    keys = ("sql", "redis_round_trips", "redis_commands", "graph_calls", "replies")
+    keys = ("sql", "redis_round_trips", "redis_commands", "graph_calls", "replies", "error_replies")
     rows["buy_pin_confirm"] = {k: sum(r[k] for r in flow) for k in keys}
     return rows
 
@@ -341,6 +345,14 @@ async def cluster_costs(tmp: Path, *, pg_url: str, redis_url: str) -> dict[str, 
         await delete_prefix(redis_url, prefix)
 
 
+def error_prefixes() -> list[str]:
+    """How the bot's error replies (busy, apology) begin, in English: the fake Graph API flags them."""
+    from locales.catalog import load_catalog
+
+    catalog = load_catalog()
+    return [catalog.raw("en", key).split("{", 1)[0] for key in ("core.busy", "core.error")]
+
+
 def table(title: str, rows: dict[str, dict[str, Any]]) -> str:
     head = f"{title:<18} {'SQL':>4} {'Redis trips/cmds':>16} {'Graph':>5} {'replies':>7}  SQL by verb"
     lines = [head, "-" * len(head)]
@@ -350,5 +362,7 @@ def table(title: str, rows: dict[str, dict[str, Any]]) -> str:
             continue
         verbs = ", ".join(f"{k} {v}" for k, v in r.get("sql_by_verb", {}).items())
         redis = f"{r['redis_round_trips']} / {r['redis_commands']}"
-        lines.append(f"{name:<18} {r['sql']:>4} {redis:>16} {r['graph_calls']:>5} {r['replies']:>7}  {verbs}")
+        bad = f"  ERROR REPLIES: {r['error_replies']}" if r.get("error_replies") else ""
+        lines.append(f"{name:<18} {r['sql']:>4} {redis:>16} {r['graph_calls']:>5} {r['replies']:>7}  "
+                     f"{verbs}{bad}")
     return "\n".join(lines)

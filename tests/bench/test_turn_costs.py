@@ -23,6 +23,7 @@ CLUSTER = {"first_turn": (28, 2, 11), "price_repeat": (9, 2, 11), "portfolio": (
 
 def _answered(rows: dict) -> None:
     assert all(rows[name]["replies"] >= 1 for name in EMBEDDED), rows
+    assert not any(rows[name]["error_replies"] for name in EMBEDDED), f"a turn failed: {rows}"
     assert all(rows[name]["sql"] > 0 for name in EMBEDDED), "every turn writes its audit row: SQL was counted"
     assert all(rows[name]["graph_calls"] > rows[name]["replies"] - 1 for name in EMBEDDED)
 
