@@ -197,7 +197,7 @@ class _PartitionRun:
         stopper = asyncio.create_task(self._watch_stop())
         flusher = asyncio.create_task(self._flush_loop())
         try:
-            await self._dispatch(await self.s.queue.claim(self.p, self.s.consumer))
+            await self._dispatch(await self.s.queue.claim(self.p, self.s.consumer), taken_over=True)
             while not self.halt.is_set():
                 if self.in_flight >= self.s.max_in_flight:     # back-pressure: wait for acks (or a halt)
                     self.room.clear()
@@ -231,10 +231,12 @@ class _PartitionRun:
         self.halt.set()
         self.room.set()
 
-    async def _dispatch(self, deliveries: Sequence[Delivery]) -> None:
+    async def _dispatch(self, deliveries: Sequence[Delivery], *, taken_over: bool = False) -> None:
+        """Route items to their users' lanes. Only entries ``taken_over`` from a previous run may have been
+        sent already (their marks are checked); a newly read entry was never handed to anyone."""
         self.in_flight += len(deliveries)
         live = [d for d in deliveries if d.item is not None]
-        marks = await self.s.queue.marks([d.item.key for d in live if d.item]) if live else {}
+        marks = await self.s.queue.marks([d.item.key for d in live if d.item]) if live and taken_over else {}
         for d in deliveries:
             if d.item is None:
                 self._complete(d.entry_id, None)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import structlog
 from redis.asyncio import Redis
 
+from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.streams import APPEND_ONCE, Groups, ack_and_delete, entry_order, text
 from handlers.replies import Reply
@@ -186,6 +187,7 @@ class RedisOutbound:
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
         self._groups = Groups(redis, GROUP)
+        self._marks: Coalescer = Coalescer(self._set_marks)
 
     def stream(self, partition: int) -> str:
         return f"{self._p}out:{partition}"
@@ -270,7 +272,15 @@ class RedisOutbound:
         return {k: text(v) for k, v in zip(keys, values) if v is not None}
 
     async def mark(self, key: str, value: str) -> None:
-        await self._r.set(self._mark(key), value, ex=KEY_TTL_S)
+        """Stored when this returns; the marks of every lane that finished meanwhile go in one pipeline."""
+        await self._marks.submit((key, value))
+
+    async def _set_marks(self, marks: Sequence[tuple[str, str]]) -> list[None]:
+        async with self._r.pipeline(transaction=False) as pipe:
+            for key, value in marks:
+                pipe.set(self._mark(key), value, ex=KEY_TTL_S)
+            await pipe.execute()
+        return [None] * len(marks)
 
     async def depth(self) -> int:
         """Entries enqueued and not yet acknowledged, over all partitions."""

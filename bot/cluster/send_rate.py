@@ -3,17 +3,20 @@
 Why a reservation scheme (GCRA): every sender, in any process, asks "when may my next message go?" and
 sleeps until then. Slots are spaced ``1/rate`` apart (plus an optional small burst), so the senders together
 never exceed the rate in any window, not only on average; a fixed one-second window would let twice the
-rate through across a window boundary. One Redis round trip per send; the server's clock (``TIME``) is the
-only clock, so processes on different machines agree.
+rate through across a window boundary. The server's clock (``TIME``) is the only clock, so processes on
+different machines agree. A sender's concurrent lanes reserve their slots together: one Redis round trip per
+batch of sends, not per send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 from redis.asyncio import Redis
+
+from bot.batching import Coalescer
 
 __all__ = ["LocalRateLimiter", "RedisRateLimiter", "SendLimiter"]
 
@@ -51,14 +54,16 @@ class LocalRateLimiter:
             await asyncio.sleep(wait)
 
 
-# KEYS: the number's key.  ARGV: interval (µs), burst allowance (µs).  Returns the wait in µs.
+# KEYS: the number's key.  ARGV: interval (µs), burst allowance (µs), slots.  Returns the first slot's wait
+# in µs (the others follow one interval apart).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
+local slots = tonumber(ARGV[3] or '1')
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local next_tat = tat + interval
+local next_tat = tat + interval * slots
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX', math.floor((next_tat - now) / 1000) + 1000)
 local wait = tat - tonumber(ARGV[2]) - now
 if wait < 0 then wait = 0 end
@@ -75,11 +80,15 @@ class RedisRateLimiter:
         self._allowance = max(0, burst - 1) * self._interval
         self.key = f"{prefix}out:rate:{number}"
         self._reserve = redis.register_script(_RESERVE)
+        self._slots: Coalescer = Coalescer(self._reserve_many)
+
+    async def _reserve_many(self, jobs: Sequence[None]) -> list[float]:
+        first_us = int(await self._reserve(keys=[self.key], args=[self._interval, self._allowance, len(jobs)]))
+        return [(first_us + i * self._interval) / 1_000_000 for i in range(len(jobs))]
 
     async def reserve(self) -> float:
         """Take the next slot; returns how many seconds to wait for it."""
-        wait_us = await self._reserve(keys=[self.key], args=[self._interval, self._allowance])
-        return int(wait_us) / 1_000_000
+        return await self._slots.submit(None)
 
     async def acquire(self) -> None:
         wait = await self.reserve()
