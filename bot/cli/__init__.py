@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "users_cmd",     # gridworks users|handoff
     "bench_cmd",     # gridworks bench intents|engine|zk
     "engine_role_cmd",   # gridworks engine (the cluster's engine authority)
+    "db_cmd",        # gridworks db upgrade|current|check|stamp|revision
     "campaign_cmd",  # gridworks campaign preview|run|pause|resume|status|report
     "templates_cmd",  # gridworks templates sync|list|show
     "instruments_cmd",   # gridworks instruments show|update

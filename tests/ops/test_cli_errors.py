@@ -89,7 +89,7 @@ def test_an_unknown_user_is_an_error_not_an_empty_portfolio(tmp_path: Path):
 #: The command groups whose arguments this test holds to "every argument has help" (the others' owners add
 #: theirs to the list once their commands are done).
 HELPED = ("chat_cmd", "simulate_cmd", "serve_cmd", "engine_cmd", "zk_cmd", "users_cmd", "engine_role_cmd",
-          "intents_cmd")
+          "db_cmd", "intents_cmd")
 
 
 def test_every_argument_has_help_and_help_shows_defaults_and_examples():
