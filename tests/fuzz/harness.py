@@ -213,7 +213,7 @@ class FuzzWorld:
         store = session_store(self.runtime.dispatcher)
         store._data.clear()
         store._data.update(self.saved["sessions"])
-        for key in await self._keys():
+        for key in self.saved["languages"]:     # the users of the set-up (strangers never write twice)
             user = await self.runtime.users.get(key)
             language = self.saved["languages"].get(key, user.language)
             if user.language != language or user.profile.get(HANDOFF):
