@@ -25,8 +25,8 @@ from bot.webhook import create_web_app
 from bot.whatsapp.client import build_client
 from config.settings import load_settings
 from tests.bot.conftest import WebhookEnv
-from tests.core.test_logging import BSUID, NAME, PHONE, PHONES, PIN, TEXT, leaks
 from tests.bot.test_webhook import post
+from tests.core.test_logging import BSUID, NAME, PHONE, PHONES, PIN, TEXT, leaks
 from tests.support import payloads as p
 from tests.support.graph_api import FakeGraphAPI
 

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handlers.routes import build_router
-from tests.fuzz.harness import A, B, PINS, S, FuzzWorld, build, mid, open_fuzz_world, stranger
+from tests.fuzz.harness import PINS, A, B, FuzzWorld, S, build, mid, open_fuzz_world, stranger
 from tests.support import payloads as p
 
 FUZZ_EXAMPLES = int(os.environ.get("GRIDWORKS_FUZZ_EXAMPLES", "0") or 0)
