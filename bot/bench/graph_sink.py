@@ -60,6 +60,7 @@ class GraphSink:
         self.templates: dict[str, dict[str, Any]] = {}   # template id -> what was created (plus id, status)
         self.approve = "PENDING"                 # the status new templates are created with
         self.template_bodies: dict[str, dict[str, Any]] = {}   # wamid -> the template part of that send
+        self.trackers: dict[str, str] = {}       # wamid -> the biz_opaque_callback_data it was sent with
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
 
@@ -129,6 +130,8 @@ class GraphSink:
         self.issued.append(wamid)
         if isinstance(body.get("template"), dict):
             self.template_bodies[wamid] = body["template"]
+        if isinstance(body.get("biz_opaque_callback_data"), str):
+            self.trackers[wamid] = body["biz_opaque_callback_data"]
         return web.json_response({"messaging_product": "whatsapp", "contacts": [contact],
                                   "messages": [{"id": wamid}]})
 

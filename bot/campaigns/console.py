@@ -31,7 +31,7 @@ async def campaign_step(channel: Any, user: str, spec: Any, *, at: datetime | No
     got: dict[str, list[Reply]] = {}
     users = runtime.services.users
 
-    async def console_send(to: str, reply: Reply) -> str:
+    async def console_send(to: str, reply: Reply, **_: Any) -> str:
         target = await users.find(to)
         got.setdefault(target.key if target else to, []).append(reply)
         return f"console.{uuid.uuid4().hex}"

@@ -6,10 +6,13 @@ Why a table and not the in-memory queue: a campaign outlives the process that st
 message (opt-out incl. Meta's ``user_preferences`` and 131050, the frequency cap across campaigns, a
 "Not interested", a tier change, quiet hours) run when a batch is read, i.e. moments before its sends.
 
-Exactly once, or at most once when it cannot be known: a row goes ``planned`` → ``queued`` (read) →
-``sending`` (committed right before its Graph call) → ``sent`` (the wamid) or ``failed`` (the code). After a
-kill or a pause, ``queued`` rows are sent by the next run and ``sending`` rows — the only ones whose Graph call
-may or may not have reached Meta — become ``unknown`` and are never sent again: nobody hears a nudge twice.
+Exactly once: a row goes ``planned`` → ``queued`` (read) → ``sending`` (committed right before its Graph
+call) → ``sent`` (the wamid) or ``failed`` (the code). After a kill or a pause, ``queued`` rows are sent by the
+next run; ``sending`` rows — whose Graph call may or may not have reached Meta — become ``unknown`` and are
+not sent again. Each send carries a tracker (``c:{campaign}:{user}``) that Meta echoes in the message's status
+webhooks, which turns an ``unknown`` row into ``sent`` (:func:`bot.campaigns.store.confirm_tracked`); only
+rows still unconfirmed after ``resend_unknown_after`` (``campaign resume --resend-unknown-after``) are sent
+again, so nobody hears a nudge twice.
 Meta's 131049 (per-user marketing limit) and 131050 (the user stopped marketing) are final, never retried;
 131050 also records the opt-out.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
 import structlog
@@ -42,7 +45,7 @@ log = structlog.get_logger("gridworks.campaigns")
 MARKETING_LIMIT, MARKETING_STOPPED = 131049, 131050
 NUDGE_ACTIONS = ("nudge_trial", "nudge_more", "nudge_no")
 
-SendFn = Callable[[str, Reply], Awaitable[str]]
+SendFn = Callable[..., Awaitable[str]]     # (to, reply, *, tracker=None) -> wamid
 
 
 def nudge_payloads(nonce: str) -> tuple[str, ...]:
@@ -79,6 +82,37 @@ class Progress:
             self.on_change(self)
 
 
+class GroupCommit:
+    """Marks written together: each caller returns once the transaction holding its mark committed, so the
+    durability of every single mark is kept while many concurrent sends share one commit."""
+
+    def __init__(self, write: Callable[[list[Any]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[Any, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def put(self, row: Any) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        await asyncio.shield(future)        # a cancelled caller still gets its mark written
+
+    async def _drain(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._write([row for row, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting caller sees the failure
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+
+
 class CampaignQueue:
     """The :class:`~bot.cluster.outbound.OutboundSource` of one campaign, kept in ``campaign_sends``."""
 
@@ -92,24 +126,25 @@ class CampaignQueue:
         self.outstanding = 0
         self.exhausted = False
         self.stopped_by: str | None = None        # "paused" | "quiet" when reading stopped for that reason
+        self._marks = GroupCommit(lambda rows: store.mark_many(campaign.id, rows, now()))
+        self._state_checked = 0.0
 
     async def enqueue(self, items: Sequence[OutboundItem]) -> int:
         raise NotImplementedError("a campaign's sends are planned by CampaignStore.plan")
 
     async def claim(self, partition: int, consumer: str) -> list[Delivery]:
-        back, lost = await self.store.recover(self.c.id, self.now())
-        if back or lost:
-            log.info("campaign_recovered", campaign=self.c.id, requeued=back, unknown=lost)
-        return []
+        return []            # :func:`run` recovered what a previous run left in hand before starting
 
     async def read(self, partition: int, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
         if self.stopped_by or self.exhausted:
             await asyncio.sleep(0.02)
             return []
         now = self.now()
-        if await self.store.state(self.c.id) != "running":
-            self.stopped_by = "paused"
-            return []
+        if time.monotonic() - self._state_checked >= 0.5:        # a pause is noticed within half a second
+            self._state_checked = time.monotonic()
+            if await self.store.state(self.c.id) != "running":
+                self.stopped_by = "paused"
+                return []
         if self.c.policy.quiet(now):
             self.stopped_by = "quiet"
             return []
@@ -154,19 +189,20 @@ class CampaignQueue:
         if value.startswith(FAILED):
             code = value.rsplit(":", 1)[1]
             error = int(code) if code.isdigit() else None
-            await self.store.mark(self.c.id, user_key, state="failed", error_code=error, now=now)
+            await self._marks.put((user_key, "failed", None, error))
             if error == MARKETING_STOPPED:
                 await self.users.update(user_key, profile_changes={OPTED_OUT: True, CHANGED_AT: now.isoformat()})
             self.progress.bump("failed")
             return
-        await self.store.mark(self.c.id, user_key, state="sent", wamid=value, now=now)
+        await self._marks.put((user_key, "sent", value, None))
         self.progress.bump("sent")
 
     def sender_fn(self, send: SendFn) -> SendFn:
         """``send`` preceded by the durable ``sending`` mark (see the module docstring)."""
         async def guarded(to: str, reply: Reply) -> str:
-            await self.store.mark(self.c.id, self.by_address[to], state="sending", now=self.now())
-            return await send(to, reply)
+            user_key = self.by_address[to]
+            await self._marks.put((user_key, "sending", None, None))
+            return await send(to, reply, tracker=f"c:{self.c.id}:{user_key}")
         return guarded
 
 
@@ -194,14 +230,20 @@ class RunResult:
 async def run(store: CampaignStore, campaign: Campaign, *, send: SendFn, now: Callable[[], datetime], catalog: Any,
               config: Any, users: Any, number_limiter: SendLimiter | None = None,
               progress: Progress | None = None, max_in_flight: int | None = None,
-              policy: RetryPolicy = RetryPolicy()) -> RunResult:
-    """Send the campaign's planned rows until none is left, it is paused, or quiet hours begin."""
+              policy: RetryPolicy = RetryPolicy(), resend_unknown_after: timedelta | None = None) -> RunResult:
+    """Send the campaign's planned rows until none is left, it is paused, or quiet hours begin.
+    ``resend_unknown_after``: also send ``unknown`` rows that no status confirmed for that long."""
     progress = progress or Progress()
     started = time.monotonic()
     if await store.state(campaign.id) in (None, "planned"):
         await store.save(campaign, now())
         await store.plan(campaign, now())
         await store.set_state(campaign.id, "running", now())
+    back, lost = await store.recover(campaign.id, now())
+    if back or lost:
+        log.info("campaign_recovered", campaign=campaign.id, requeued=back, unknown=lost)
+    if resend_unknown_after is not None:
+        await store.resend_unknown(campaign.id, now() - resend_unknown_after)
     states = await store.states(campaign.id)
     progress.total = sum(v for k, v in states.items() if k != "holdout")
     progress.sent, progress.failed = states.get("sent", 0), states.get("failed", 0)
@@ -210,9 +252,11 @@ async def run(store: CampaignStore, campaign: Campaign, *, send: SendFn, now: Ca
     limiter: SendLimiter = LocalRateLimiter(campaign.policy.rate)
     if number_limiter is not None:
         limiter = _BothLimits(limiter, number_limiter)
-    in_flight = max_in_flight or max(4, min(256, int(campaign.policy.rate)))
+    # About two seconds of sends are read ahead (one batch read costs several round trips): the send-time
+    # checks still run moments before the sends, and reading never starves the rate.
+    in_flight = max_in_flight or max(16, min(1024, int(2 * campaign.policy.rate)))
     sender = OutboundSender(queue, send=queue.sender_fn(send), audit=SqlOutboundLog(store.db), consumer="campaign",
-                            limiter=limiter, policy=policy, batch=min(64, in_flight), max_in_flight=in_flight,
+                            limiter=limiter, policy=policy, batch=min(256, in_flight), max_in_flight=in_flight,
                             block_ms=50)
     stop = asyncio.Event()
     task = asyncio.create_task(sender.run_partition(0, stop), name=f"campaign-{campaign.id}")
@@ -227,7 +271,7 @@ async def run(store: CampaignStore, campaign: Campaign, *, send: SendFn, now: Ca
     await reconcile_optouts(store, campaign.id, users, now())
     states = await store.states(campaign.id)
     state = await store.state(campaign.id) or "planned"
-    if state == "running" and not states.get("planned") and not states.get("queued") and not states.get("sending"):
+    if state == "running" and not any(states.get(k) for k in ("planned", "queued", "sending", "unknown")):
         state = "done"
         await store.set_state(campaign.id, state, now())
     return RunResult(campaign=campaign.id, state=state, sent=states.get("sent", 0), failed=states.get("failed", 0),

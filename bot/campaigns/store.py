@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.campaigns import tables as T
@@ -157,6 +157,15 @@ class CampaignStore:
             return Counter({r[0]: int(r[1]) for r in rows})
 
     # -- sending ------------------------------------------------------------------------------------
+    async def resend_unknown(self, campaign_id: str, older_than: datetime) -> int:
+        """``unknown`` rows no status has confirmed since before ``older_than``: Meta never took them (its
+        ``sent`` status, carrying our tracker, arrives within seconds), so they may be sent again."""
+        async with self.db.begin() as conn:
+            done = await conn.execute(update(T.sends).where(T.sends.c.campaign == campaign_id,
+                                                            T.sends.c.state == "unknown", T.sends.c.at < older_than)
+                                      .values(state="planned", at=None))
+        return done.rowcount
+
     async def recover(self, campaign_id: str, now: datetime) -> tuple[int, int]:
         """After a crash: ``queued`` rows (never handed to the Graph API) go back to ``planned``; ``sending``
         rows (a Graph call whose answer was lost) become ``unknown`` and are never sent again."""
@@ -166,7 +175,7 @@ class CampaignStore:
                                       .values(state="planned", at=None))
             lost = await conn.execute(update(T.sends).where(T.sends.c.campaign == campaign_id,
                                                             T.sends.c.state == "sending")
-                                      .values(state="unknown", at=now))
+                                      .values(state="unknown"))     # ``at``: when its Graph call began
         return back.rowcount, lost.rowcount
 
     async def next_batch(self, c: Campaign, now: datetime, count: int) -> list[Recipient]:
@@ -228,6 +237,16 @@ class CampaignStore:
         async with self.db.begin() as conn:
             await conn.execute(update(T.sends).where(T.sends.c.campaign == campaign_id, T.sends.c.user_key == user_key)
                                .values(state=state, wamid=wamid, error_code=error_code, at=now))
+
+    async def mark_many(self, campaign_id: str, marks: Sequence[tuple[str, str, str | None, int | None]],
+                        now: datetime) -> None:
+        """(user, state, wamid, error code) for many sends in one transaction (the runner's group commit)."""
+        if not marks:
+            return
+        stmt = (update(T.sends).where(T.sends.c.campaign == bindparam("c"), T.sends.c.user_key == bindparam("u"))
+                .values(state=bindparam("s"), wamid=bindparam("w"), error_code=bindparam("e"), at=bindparam("t")))
+        async with self.db.begin() as conn:
+            await conn.execute(stmt, [dict(c=campaign_id, u=u, s=s, w=w, e=e, t=now) for u, s, w, e in marks])
 
     # -- the chat port --------------------------------------------------------------------------------
     async def resolve(self, user_key: str, nonce: str) -> Nudge | None:
@@ -301,6 +320,31 @@ class CampaignStore:
 
 def as_mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+async def confirm_tracked(db: AsyncEngine, tracked: Sequence[tuple[str, str, str]]) -> int:
+    """Statuses Meta sent for campaign sends (tracker ``c:{campaign}:{user}``): a send a crash left
+    ``sending``/``unknown`` is now known to be ``sent`` (and gets its audit row, so the funnel sees it)."""
+    changed = 0
+    async with db.begin() as conn:
+        for tracker, wamid, status in tracked:
+            _, campaign, user_key = (tracker.split(":", 2) + ["", ""])[:3]
+            done = await conn.execute(update(T.sends).where(
+                T.sends.c.campaign == campaign, T.sends.c.user_key == user_key,
+                T.sends.c.state.in_(("queued", "sending", "unknown"))).values(state="sent", wamid=wamid))
+            changed += done.rowcount
+            ours = (await conn.execute(select(T.sends.c.user_key).where(
+                T.sends.c.campaign == campaign, T.sends.c.user_key == user_key, T.sends.c.wamid == wamid))).first()
+            if ours is None:
+                continue
+            known = (await conn.execute(select(messages.c.id).where(messages.c.wamid == wamid))).first()
+            if known is None:
+                at = datetime.now(timezone.utc)
+                await conn.execute(messages.insert().values(
+                    wamid=wamid, direction="out", user_key=user_key, kind="template", body=None,
+                    status=status if status in ("sent", "delivered", "read", "failed") else "accepted",
+                    correlation_id=f"c:{campaign}"[:32], created_at=at, status_at=at))
+    return changed
 
 
 def privacy_words(product_config: Mapping[str, Any]) -> tuple[str, ...]:

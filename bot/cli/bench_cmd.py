@@ -13,7 +13,7 @@ import importlib
 import json
 
 TARGETS = {"intents": "intents.bench", "engine": "engine.bench", "zk": "engine.zk.bench",
-           "cluster": "bot.bench.cluster", "e2e": "bot.bench.e2e"}
+           "cluster": "bot.bench.cluster", "e2e": "bot.bench.e2e", "campaign": "bot.campaigns.bench"}
 
 
 def register(sub) -> None:

@@ -39,6 +39,9 @@ def register(sub) -> None:
         p.add_argument("id")
         if name == "resume":
             p.add_argument("--no-progress", action="store_true")
+            p.add_argument("--resend-unknown-after", type=float, default=None, metavar="MINUTES",
+                           help="also send the sends a crash left unknown that no Meta status confirmed for this "
+                                "long (statuses arrive within seconds; 10 is safe)")
         p.set_defaults(func=_run, action=name)
     p = csub.add_parser("report", help="funnel per arm, uplift over the holdout, HTML report with charts")
     p.add_argument("id")
@@ -133,7 +136,7 @@ async def dry_run(env, c) -> int:
     return 0
 
 
-async def _send(env, c, *, progress_bar: bool) -> int:
+async def _send(env, c, *, progress_bar: bool, resend_unknown_after: float | None = None) -> int:
     from bot.campaigns.runner import Progress, run
 
     send, limiter = env.sender()
@@ -162,15 +165,23 @@ async def _send(env, c, *, progress_bar: bool) -> int:
         progress.on_change = on_change
         bar.start()
     try:
+        from datetime import timedelta
+
         result = await run(env.store, c, send=send, now=env.clock.now, catalog=env.catalog, config=env.config,
-                           users=env.users, number_limiter=limiter, progress=progress)
+                           users=env.users, number_limiter=limiter, progress=progress,
+                           resend_unknown_after=None if resend_unknown_after is None
+                           else timedelta(minutes=resend_unknown_after))
     finally:
         if bar is not None:
             bar.stop()
+    unknown = result.counts.get("unknown", 0)
     why = {"paused": "paused", "quiet": f"quiet hours: resume after {c.policy.quiet_ends(env.clock.now()):%H:%M} IST "
            f"with `gridworks campaign resume {c.id}`"}.get(result.stopped_by or "", "")
     print(f"campaign {c.id}: {result.state}{' (' + why + ')' if why else ''}; sent {result.sent}, failed "
           f"{result.failed}, skipped {result.skipped} in {result.seconds:.1f} s; states {result.counts}")
+    if unknown:
+        print(f"{unknown} sends were cut by a crash: Meta's statuses confirm those it took; "
+              f"`gridworks campaign resume {c.id} --resend-unknown-after 10` sends the rest.")
     return 0
 
 
@@ -205,7 +216,7 @@ async def resume(env, args) -> int:
         print(f"campaign {c.id} is done.")
         return 0
     await env.store.set_state(c.id, "running", env.clock.now())
-    return await _send(env, c, progress_bar=not args.no_progress)
+    return await _send(env, c, progress_bar=not args.no_progress, resend_unknown_after=args.resend_unknown_after)
 
 
 async def status(env, args) -> int:

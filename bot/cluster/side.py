@@ -28,6 +28,8 @@ def status_item(s: StatusUpdate) -> SideItem:
         fields["code"] = str(s.error_code)
     if s.error_title:
         fields["title"] = s.error_title[:200]
+    if s.tracker:
+        fields["tracker"] = s.tracker
     return SideItem("status", fields)
 
 
@@ -78,6 +80,11 @@ class SideWriter:
             for code, n in failed.items():
                 log.warning("delivery_failed", code=int(code), count=n)
             self.stored += len(statuses)
+            tracked = [f for f in statuses if str(f.get("tracker", "")).startswith("c:")]
+            if tracked:                          # a campaign send whose answer a crash lost: Meta has it
+                from bot.campaigns.store import confirm_tracked
+
+                await confirm_tracked(self._db, [(f["tracker"], f["wamid"], f["status"]) for f in tracked])
         for item in items:
             if item.kind == "preference":
                 f = item.fields

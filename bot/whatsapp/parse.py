@@ -53,6 +53,7 @@ class StatusUpdate:
     recipient: str | None
     error_code: int | None = None
     error_title: str | None = None
+    tracker: str | None = None        # biz_opaque_callback_data we sent with the message (campaign sends)
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +401,8 @@ def _parse_status(raw: dict) -> StatusUpdate:
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     return StatusUpdate(wamid=wamid, status=status, at=_ts(raw.get("timestamp")), recipient=recipient,
                         error_code=_error_code(first.get("code")),
-                        error_title=_opt_str(first.get("title"), MAX_ERROR_TITLE_LEN))
+                        error_title=_opt_str(first.get("title"), MAX_ERROR_TITLE_LEN),
+                        tracker=_opt_str(raw.get("biz_opaque_callback_data"), 512))
 
 
 def _error_code(raw: Any) -> int | None:

@@ -22,6 +22,7 @@ from pywa_async import types as wa_types
 from pywa_async.errors import WhatsAppError
 
 from bot import metrics
+from engine.api import Tier
 from handlers.ports import AuditLog
 from handlers.replies import Buttons, Document, ListReply, Reply, Template, Text
 from handlers.users import User
@@ -61,7 +62,7 @@ class WhatsAppMessenger:
                             correlation_id=correlation_id)
             await self._audit.record_outbound(user_key=user.key, reply_type=reply_type(reply),
                                               body=reply_body(reply), wamid=wamid,
-                                              correlation_id=correlation_id)
+                                              correlation_id=correlation_id, private=user.tier is Tier.PRO)
         return sent
 
     async def _send_with_retry(self, to: str, reply: Reply, *, attempts: int = 3) -> str:
@@ -109,8 +110,9 @@ def reply_sender(client: WhatsApp) -> Callable[[str, Reply], Awaitable[str]]:
     return metrics.counted_send(functools.partial(send_reply, client))
 
 
-async def send_reply(client: WhatsApp, to: str, reply: Reply) -> str:
-    """One Graph API send of ``reply`` to ``to`` (phone or BSUID); returns the wamid, raises on error."""
+async def send_reply(client: WhatsApp, to: str, reply: Reply, *, tracker: str | None = None) -> str:
+    """One Graph API send of ``reply`` to ``to`` (phone or BSUID); returns the wamid, raises on error.
+    ``tracker`` (templates): Meta echoes it in the message's status webhooks (``biz_opaque_callback_data``)."""
     if isinstance(reply, Text):
         return (await client.send_message(to=to, text=reply.body)).id
     if isinstance(reply, Buttons):
@@ -128,11 +130,11 @@ async def send_reply(client: WhatsApp, to: str, reply: Reply) -> str:
         return (await client.send_document(to=to, document=reply.content, filename=reply.filename,
                                            caption=reply.caption, mime_type=reply.mime_type)).id
     if isinstance(reply, Template):
-        return await _send_template(client, to, reply)
+        return await _send_template(client, to, reply, tracker=tracker)
     raise TypeError(f"cannot send {reply!r}")
 
 
-async def _send_template(client: WhatsApp, to: str, reply: Template) -> str:
+async def _send_template(client: WhatsApp, to: str, reply: Template, *, tracker: str | None = None) -> str:
     """Through pywa's public ``send_template``; our language variant is mapped to Meta's template locale
     (``hi-Latn`` and ``or`` fall back to ``en``, see :mod:`bot.whatsapp.templates`)."""
     from pywa_async.types.templates import BodyText, QuickReplyButton, TemplateLanguage
@@ -145,7 +147,7 @@ async def _send_template(client: WhatsApp, to: str, reply: Template) -> str:
     params.extend(QuickReplyButton.params(callback_data=payload, index=index)
                   for index, payload in enumerate(reply.button_payloads))
     sent = await client.send_template(to=to, name=reply.name, language=TemplateLanguage(meta_locale(reply.language)),
-                                      params=params)
+                                      params=params, tracker=tracker)
     return sent.id
 
 
