@@ -222,14 +222,21 @@ def add_routes(app: Any) -> None:
     app.router.add_get("/metrics", metrics_handler)
 
 
-async def serve(host: str, port: int) -> Callable[[], Awaitable[None]]:
-    """A metrics-only HTTP server (worker and engine roles); returns its closer. Port 0 picks a free one
-    (the bound port is in :data:`bound_port`)."""
+async def serve(host: str, port: int, *, setup: Callable[[Any], None] | None = None
+                ) -> Callable[[], Awaitable[None]]:
+    """A metrics-only HTTP server (worker and engine roles: ``/metrics`` and ``/healthz``, plus what ``setup``
+    adds, e.g. ``/readyz``); returns its closer. Port 0 picks a free one (bound port: :data:`bound_port`)."""
     global bound_port
     from aiohttp import web
 
+    async def healthz(_request: Any) -> Any:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
     add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    if setup is not None:
+        setup(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -139,8 +139,14 @@ async def start_metrics(settings: Any, roles: Any = None, *, command: str, serve
                          partitions=settings.cluster.partitions)
     if not server or settings.metrics_port is None:
         return None
+    def readiness(app: Any) -> None:            # a worker: /readyz checks its database, Redis and model
+        if roles is not None and getattr(roles, "db", None) is not None:
+            from bot import readiness as ready
+
+            ready.install(app, settings=settings, db=roles.db, roles=roles)
+
     try:
-        closer = await metrics.serve("0.0.0.0", settings.metrics_port)
+        closer = await metrics.serve("0.0.0.0", settings.metrics_port, setup=readiness)
     except OSError as exc:
         structlog.get_logger("gridworks.metrics").warning("metrics_port_unavailable", port=settings.metrics_port,
                                                           error=type(exc).__name__)
