@@ -11,15 +11,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
-COPY bot bot
-COPY intents intents
-COPY handlers handlers
-COPY engine engine
-COPY locales locales
-COPY config config
-COPY campaigns campaigns
-COPY migrations migrations
+COPY . .
 RUN pip install -c constraints.txt . \
  && GRIDWORKS_INTENTS_MODEL_DIR=/opt/model gridworks intents train --model-dir /opt/model
 

@@ -33,7 +33,9 @@ async def test_an_empty_database_migrated_to_head_equals_the_models(db):
     said = await _run(db, migrations.upgrade_sync, "head")
     assert "was empty" in said, said
     assert await _run(db, migrations.current_sync) in migrations.heads()
-    assert await _run(db, migrations.differences_sync) == []
+    diffs = await _run(db, migrations.differences_sync)
+    assert diffs == [], ("the models changed without a migration: run `gridworks db revision -m \"...\"` "
+                         "against a database at head, read the file, commit it (migrations/__init__.py)")
     triggers = await _triggers(db)
     assert all(any(name.startswith(table) for name in triggers) for table in APPEND_ONLY), triggers
     assert "nothing to do" in await _run(db, migrations.upgrade_sync, "head")
