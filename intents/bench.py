@@ -1,4 +1,5 @@
-"""``gridworks bench intents``: latency per message (p50/p99) and throughput, single and batched.
+"""``gridworks bench intents``: latency per message (p50/p99) and throughput, single and batched, with the
+full NSE lexicon (2,400 companies); the lexicon's build time and memory, and its cached load time.
 
 Latency is reported as wall-clock and as process CPU time: on a shared, busy machine the wall-clock tail
 measures the scheduler, the CPU figure measures the pipeline.
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from intents.pipeline import IntentPipeline
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    lexicon_figures = _lexicon_cost()
     started = time.perf_counter()
     import spacy  # noqa: F401 - the library import is a process cost, reported apart from loading the model
 
@@ -39,7 +41,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     pipeline = IntentPipeline.load()
     load_s = time.perf_counter() - started
-    texts = [r["text"] for r in load_rows(default_eval_files())] or ["reliance ke 10 share 2450 pe le lo"]
+    from intents.evaluate import general_eval_files
+
+    texts = [r["text"] for r in load_rows(default_eval_files() + general_eval_files())] or [
+        "reliance ke 10 share 2450 pe le lo"]
     n = max(1, getattr(args, "messages", 3000))
     # Interleave the languages (the eval files are grouped by language) so the sample mixes them.
     stride = 7919
@@ -74,4 +79,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "batched_msgs_per_s": round(n / batched_s, 1),
         "batched_ms_per_msg": round(batched_s * 1000 / n, 3),
         "batch_size": batch,
-    }
+    } | lexicon_figures
+
+
+def _lexicon_cost() -> dict[str, Any]:
+    """Building the lexicon from the data files (time, Python heap peak) and loading its pickled copy."""
+    import pickle
+    import tracemalloc
+
+    from intents.lexicon import build_lexicon
+
+    started = time.perf_counter()
+    lexicon = build_lexicon()
+    build_s = time.perf_counter() - started
+    tracemalloc.start()
+    build_lexicon()
+    size, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    blob = pickle.dumps(lexicon, protocol=pickle.HIGHEST_PROTOCOL)
+    started = time.perf_counter()
+    pickle.loads(blob)
+    load_s = time.perf_counter() - started
+    return {"lexicon_companies": len(lexicon.instruments), "lexicon_names": len(lexicon.symbols) + len(lexicon.ambiguous),
+            "lexicon_sound_keys": len(lexicon.names.keys) if lexicon.names is not None else 0,
+            "lexicon_build_s": round(build_s, 3), "lexicon_heap_mb": round(size / 1e6, 1),
+            "lexicon_build_peak_mb": round(peak / 1e6, 1), "lexicon_pickle_mb": round(len(blob) / 1e6, 1),
+            "lexicon_cached_load_s": round(load_s, 3)}

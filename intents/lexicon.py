@@ -269,7 +269,9 @@ def build_lexicon(data_dir: Path = DATA_DIR, rules_dir: Path = RULES_DIR,
     latin = [(k, "sym", v) for k, v in symbols.items() if sounded(k, v)]
     latin += [(k, "amb", v) for k, v in ambiguous.items() if sounded(k, v)]
     names = NameIndex.build(latin + [(k, "ext", v) for k, v in unlisted.items()], popular=frozenset(popular),
-                            brands=[k for k in alias_keys if len(k) == 1] + list(unlisted))
+                            brands=[k for k in alias_keys if len(k) == 1] + list(unlisted),
+                            spelled=[(k, "sym", v) for k, v in symbols.items()]
+                            + [(k, "amb", v) for k, v in ambiguous.items()])
     return Lexicon(symbols=symbols, ambiguous=ambiguous, numbers=numbers, multipliers=multipliers,
                    languages=languages, markers={k: frozenset(v) for k, v in markers.items()},
                    instruments=tuple(r["symbol"] for r in rows), words=words, max_name_len=max_len,

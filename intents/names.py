@@ -59,6 +59,8 @@ def romanize(text: str) -> str:
         text = "".join(_CHILLU.get(ch, ch) for ch in text).replace("\u0d31\u0d4d\u0d31", "\u0d1f\u0d4d\u0d1f")
     elif scheme == "tamil":
         text = "".join(_TAMIL_FOLD.get(ch, ch) for ch in text)
+    elif scheme == "oriya":
+        text = text.replace("\u0b71", "\u0b35")      # ୱ (wa) as ଵ (va): the scheme has no wa
     out = sanscript.transliterate(text, scheme, sanscript.ISO)
     if scheme in _SCHWA_DELETING:
         out = " ".join(w[:-1] if len(w) > 2 and w.endswith("a") and w[-2] not in "aāeēiīoōuū" else w
@@ -70,6 +72,8 @@ def romanize(text: str) -> str:
 
 # Anusvara (and Tamil's final m, which ISO also writes ṁ): n before a dental, velar or palatal, else m.
 _NASAL = re.compile(r"ṁ(?=([kgtdṭḍnsśṣcj])?)")
+
+_GLIDE = re.compile(r"(?<=[aeiou])([vwy])(?=[aeiou])")
 
 _DIGRAPHS = (("ph", "f"), ("bh", "b"), ("th", "t"), ("dh", "d"), ("kh", "k"), ("gh", "g"), ("jh", "j"),
              ("ch", "c"), ("sh", "s"), ("ck", "k"), ("qu", "kv"), ("ee", "i"), ("oo", "u"), ("x", "ks"))
@@ -92,6 +96,7 @@ def phonetic(text: str, *, english: bool = False) -> str:
         for a, b in _DIGRAPHS:
             w = w.replace(a, b)
         w = w[0] + w[1:].replace("h", "") if len(w) > 1 else w
+        w = _GLIDE.sub(lambda m: "u" if m.group(1) in "vw" else "", w)   # "power" ~ पावर ~ পাওয়ার
         if w[:2] in ("yu", "iu", "ye", "yi"):
             w = w[1:]                      # "யூனி", "ইউনি" for English "uni…"
         w = w.translate(_MERGE)
@@ -160,21 +165,23 @@ class NameIndex:
 
     @classmethod
     def build(cls, names: Iterable[tuple[Key, str, object]], *, vocabulary: Iterable[str] = (),
-              popular: frozenset[str] = frozenset(), brands: Iterable[Key] = ()) -> NameIndex:
+              popular: frozenset[str] = frozenset(), brands: Iterable[Key] = (),
+              spelled: Iterable[tuple[Key, str, object]] = ()) -> NameIndex:
         """``names``: (lexicon key, kind, value) for every Latin name in the lexicon. Close (not identical)
         sounds are matched only to ``popular`` companies and to the not-listed names: with 2,400 names, a
         near miss on a small company is more often an ordinary word."""
         keys: dict[str, tuple[str, object]] = {}
         clash: dict[str, set[object]] = {}
         acronyms: dict[Key, tuple[str, object]] = {}
+        for key, kind, value in spelled:
+            letters = "".join(t for t in key if t != "&")
+            if letters.isascii() and letters.isalpha() and 2 <= len(letters) <= 6 and (
+                    len(key) == 1 or "&" in key or all(len(t) == 1 for t in key)):
+                acronyms[key] = (kind, value)
         for key, kind, value in names:
             text = " ".join(key)
             if not text.isascii():
                 continue
-            letters = "".join(t for t in key if t != "&")
-            if letters.isalpha() and 2 <= len(letters) <= 6 and (len(key) == 1 or "&" in key
-                                                                  or all(len(t) == 1 for t in key)):
-                acronyms[key] = (kind, value)
             if kind != "ext" and not _pronounceable(text.replace(" ", "")):
                 continue
             pk = phonetic(text, english=True)
@@ -201,8 +208,9 @@ class NameIndex:
         """A company for romanized words: the same key, or a close one (rapidfuzz ratio). ``brands_only``:
         only a brand name ("ज़ोमैटो" is an everyday word in "ज़ोमैटो से खाना मंगाओ", and still Zomato)."""
         pk = phonetic(words)
-        if len(pk.replace(" ", "")) < 4:
-            return None
+        size = len(pk.replace(" ", ""))
+        if size < 4 or (" " not in pk and size < 6 and self.keys.get(pk, ("",))[0] != "ext"):
+            return None   # one short word ("विचार" ~ pfizer) sounds like too many names; brands ("टेस्ला") may
         found = pk if pk in self.keys else self._closest(pk)
         if found is None or (brands_only and found not in self.brands):
             return None
@@ -216,7 +224,7 @@ class NameIndex:
             return None
         from rapidfuzz import fuzz, process
 
-        cutoff = 92 if n < 8 else 86 if n < 12 else 82
+        cutoff = 92 if n < 8 else 86 if n < 10 else 82
         best = process.extractOne(pk, choices, scorer=fuzz.ratio, score_cutoff=cutoff)
         return best[0] if best else None
 
@@ -251,9 +259,34 @@ class NameIndex:
                 continue
             if size == 2 and any(t in self.vocabulary for t in toks[i:i + size]):
                 continue   # two common words ("की दी") are not a safe acronym
-            kind, value = spelled
-            return NameHit(i, i + size, kind, value)
+            return self._with_next(toks, i, i + size, spelled)
         return None
+
+    def _with_next(self, toks: list[str], i: int, end: int, spelled: tuple[str, object]) -> NameHit:
+        """"ஹெச். டி. எஃப். சி. பேங்க்": the spelled letters and the next word may name one company."""
+        kind, value = spelled
+        if kind == "amb" and end < len(toks) and not toks[end][0].isdigit():
+            nxt = phonetic(romanize(toks[end]))
+            if len(nxt) >= 3:
+                from rapidfuzz import fuzz
+
+                for sym in value:   # type: ignore[union-attr]
+                    for pk, hit in self._by_symbol.get(sym, ()):
+                        words = pk.split(" ")
+                        if len(words) == 2 and fuzz.ratio(words[1], nxt) >= 75:
+                            return NameHit(i, end + 1, *hit)
+        return NameHit(i, end, kind, value)
+
+    @property
+    def _by_symbol(self) -> dict[object, list[tuple[str, tuple[str, object]]]]:
+        cached = self.__dict__.get("_sym_keys")
+        if cached is None:
+            cached = {}
+            for pk, hit in self.keys.items():
+                if hit[0] == "sym":
+                    cached.setdefault(hit[1], []).append((pk, hit))
+            self.__dict__["_sym_keys"] = cached
+        return cached
 
     def _glued(self, tok: str, i: int) -> NameHit | None:
         """Letter names written as one word ("एमआरएफ", "ஹெச்டிஎஃப்சி"): every way of cutting the word into
@@ -270,7 +303,7 @@ class NameIndex:
                 if len(acc) >= 2:
                     cuts.append(list(acc))
                 return
-            for end in range(min(len(key), pos + 6), pos, -1):
+            for end in range(min(len(key), pos + 7), pos, -1):
                 found = self.letters.get(key[pos:end])
                 if found:
                     acc.append(found)

@@ -52,15 +52,17 @@ class IntentPipeline:
                  model_dir: Path | None = None, markers: dict[str, list[str]] | None = None,
                  topics: TopicIndex | None = None, data_dir: Path | None = None,
                  max_chars: int | None = MAX_CHARS, offload: Offload = "process",
-                 offload_chars: int = OFFLOAD_CHARS) -> None:
+                 offload_chars: int = OFFLOAD_CHARS, fuzzy: FuzzyIndex | None = None) -> None:
         """``max_chars`` None reads whole texts, and ``offload="inline"`` classifies on the caller's thread:
         both only for measuring what they protect against. A process needs ``model_dir`` and ``data_dir``
         (the child loads the same model, as :meth:`load` does); without them texts go to a thread."""
-        self.nlp = nlp
-        self.textcat = nlp.get_pipe("textcat") if nlp is not None else None
+        self._nlp = nlp
+        self._textcat = nlp.get_pipe("textcat") if nlp is not None else None
+        self._nlp_path: Path | None = None     # set by load(): the model is read on its first use
         self.tokenizers = M.make_tokenizers()
         self.lexicon = lexicon
-        self.scanner = Scanner(lexicon, FuzzyIndex(lexicon.fuzzy_names(), vocabulary=vocabulary))
+        self.scanner = Scanner(lexicon, fuzzy if fuzzy is not None
+                               else FuzzyIndex(lexicon.fuzzy_names(), vocabulary=vocabulary))
         self.extractor = EntityExtractor(lexicon, markers)
         self.langid = LanguageIdentifier(langid_counts, lexicon.markers)
         self.memory = memory
@@ -71,7 +73,7 @@ class IntentPipeline:
         self.foreign = lexicon.word_set("foreign_services")
         self.trade_words = (lexicon.word_set("share_nouns") | lexicon.word_set("price_markers")
                             | lexicon.word_set("stock_context"))
-        self.topics = topics if topics is not None else TopicIndex.load()
+        self._topics = topics       # the lesson keywords (12 locale files): read on the first education
         self.data_dir = data_dir
         self.max_chars = max_chars
         self.offload_chars = offload_chars
@@ -88,10 +90,6 @@ class IntentPipeline:
              data_dir: Path = DATA_DIR, retrain: bool = False, **options: Any) -> IntentPipeline:
         """Load the cached model; train it first (deterministically, offline) when it is missing.
         ``options``: ``max_chars``, ``offload``, ``offload_chars`` (see the constructor)."""
-        import spacy
-
-        import intents.textcat_arch  # noqa: F401 - registers the architecture before spacy.load
-
         key = M.data_hash(data_dir)
         target = Path(model_dir) if model_dir else M.default_model_dir(key)
         meta_path = target / "meta.json"
@@ -106,10 +104,39 @@ class IntentPipeline:
             meta = M.load_meta(meta_path)
             if model_dir is None:
                 M.prune_cache(target)
-        nlp = spacy.load(target / "textcat") if meta.get("trained") else None
-        return cls(nlp=nlp, lexicon=build_lexicon(data_dir), vocabulary=meta["vocabulary"],
-                   langid_counts=meta["langid"], memory=meta["memory"], llm=llm, model_dir=target,
-                   markers=meta.get("markers"), data_dir=Path(data_dir), **options)
+        lexicon, fuzzy = M.cached_lexicon(target, data_dir, meta["vocabulary"])
+        pipeline = cls(nlp=None, lexicon=lexicon, fuzzy=fuzzy, vocabulary=meta["vocabulary"],
+                       langid_counts=meta["langid"], memory=meta["memory"], llm=llm, model_dir=target,
+                       markers=meta.get("markers"), data_dir=Path(data_dir), **options)
+        if meta.get("trained"):
+            pipeline._nlp_path = target / "textcat"
+        return pipeline
+
+    @property
+    def nlp(self) -> Any:
+        """The trained spaCy pipeline, loaded on first use: a message the exact-phrase memory answers
+        ("hi", "portfolio") needs no model, so a cold ``intents classify "hi"`` never imports spaCy."""
+        if self._nlp is None and self._nlp_path is not None:
+            import spacy
+
+            import intents.textcat_arch  # noqa: F401 - registers the architecture before spacy.load
+
+            self._nlp = spacy.load(self._nlp_path)
+            self._textcat = self._nlp.get_pipe("textcat")
+            self._nlp_path = None
+        return self._nlp
+
+    @property
+    def topics(self) -> TopicIndex:
+        if self._topics is None:
+            self._topics = TopicIndex.load()
+        return self._topics
+
+    @property
+    def textcat(self) -> Any:
+        if self._textcat is None and self._nlp_path is not None:
+            self.nlp  # noqa: B018 - loads it
+        return self._textcat
 
     def close(self) -> None:
         """Stop the off-loop classifier (its child process, if one was started)."""
@@ -118,6 +145,9 @@ class IntentPipeline:
 
     # ------------------------------------------------------------------------------------ classifying
     def _scores(self, masked: str, lang: str) -> list[tuple[str, float]]:
+        remembered = self.memory.get(masked)
+        if remembered in INTENTS:
+            return [(remembered, 0.99)]   # the memory decides anyway (see _result): the model is not needed
         if self.textcat is None:
             return [("out_of_scope", 0.0)]
         doc = self.tokenizers.get(lang, self.nlp.tokenizer)(masked)
@@ -175,6 +205,7 @@ class IntentPipeline:
             return IntentResult(intent="out_of_scope", confidence=0.0, lang=lang, clarify=True, source="rules")
         return self._result(a, lang, self._scores(a.masked, lang))
 
+
     def classify_many(self, texts: Sequence[str], *, lang_hint: str | None = None) -> list[IntentResult]:
         """Batched classification (the textcat scores a batch at once)."""
         analysed = [analyse(clip(t or "", self.max_chars), self.scanner) for t in texts]
@@ -188,7 +219,9 @@ class IntentPipeline:
                 out.append(IntentResult(intent="out_of_scope", confidence=0.0, lang=lang, clarify=True,
                                         source="rules"))
                 continue
-            ranked = sorted(doc.cats.items(), key=lambda kv: (-kv[1], kv[0]))
+            remembered = self.memory.get(a.masked)
+            ranked = ([(remembered, 0.99)] if remembered in INTENTS
+                      else sorted(doc.cats.items(), key=lambda kv: (-kv[1], kv[0])))
             out.append(self._result(a, lang, ranked))
         return out
 
