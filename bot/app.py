@@ -199,8 +199,9 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
             receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock,
                                            keyring=DataCipher.from_secrets(settings.secrets))
             closers.append(receipts.close)
-        users = SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets))
-        audit = SqlAuditLog(db)
+        cipher = DataCipher.from_secrets(settings.secrets)
+        users = SqlUserRepository(db, cipher=cipher)
+        audit = SqlAuditLog(db, cipher=cipher)
         alerts = SqlAlertStore(db)
         await alerts.create_schema()
         campaigns = CampaignStore(db, privacy_words=privacy_words(settings.product))

@@ -181,7 +181,7 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
     roles = Roles(runtime=runtime, db=runtime.db, intake=intake, outbound=outbound, cluster=cluster,
                   prefix=prefix, tick_seconds=tick_seconds or settings.tick_seconds,
                   closers=[lambda: close_client(client)])
-    sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db),
+    sender = OutboundSender(outbound, send=reply_sender(client), audit=SqlOutboundLog(runtime.db, cipher=runtime.users.cipher),
                             consumer=me, limiter=limiter)
 
     async def read_receipt(message_id: str, typing: bool) -> None:

@@ -51,10 +51,12 @@ class UserRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str) -> bool:
-        """Persist the raw inbound message; False when its id was already stored (a redelivery)."""
+    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str,
+                             private: bool = False) -> bool:
+        """Persist the raw inbound message (sealed when ``private``: a PRO user's); False when its id was
+        already stored (a redelivery)."""
     async def record_outbound(self, *, user_key: str, reply_type: str, body: str, wamid: str | None,
-                              correlation_id: str | None) -> None: ...
+                              correlation_id: str | None, private: bool = False) -> None: ...
     async def record_status(self, *, wamid: str, status: str, at: datetime, error_code: int | None,
                             error_title: str | None) -> bool: ...
 

@@ -69,7 +69,8 @@ def _record(item: OutboundItem, wamid: str | None, *, code: int | None = None,
             title: str | None = None) -> OutboundRecord:
     return OutboundRecord(user_key=item.user_key, reply_type=reply_type(item.reply),
                           body=reply_body(item.reply), wamid=wamid, correlation_id=item.correlation_id,
-                          status="accepted" if wamid else "failed", error_code=code, error_title=title)
+                          status="accepted" if wamid else "failed", error_code=code, error_title=title,
+                          private=item.private)
 
 
 class OutboundSender:

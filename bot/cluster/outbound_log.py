@@ -16,7 +16,8 @@ from typing import Any, Protocol, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.stores.sql import message_row, message_writer
+from bot.stores.crypto import DataCipher
+from bot.stores.sql import message_row, message_writer, seal_body
 
 __all__ = ["OutboundLog", "OutboundRecord", "SqlOutboundLog"]
 
@@ -31,6 +32,7 @@ class OutboundRecord:
     status: str = "accepted"          # "accepted" (Meta took it) or "failed" (given up)
     error_code: int | None = None
     error_title: str | None = None
+    private: bool = False             # a PRO user's reply: the body is stored sealed
 
 
 class OutboundLog(Protocol):
@@ -39,21 +41,29 @@ class OutboundLog(Protocol):
 
 
 class SqlOutboundLog:
-    def __init__(self, db: AsyncEngine) -> None:
+    """``cipher`` seals the bodies of PRO users' replies (``private`` records); without one such a record is
+    refused rather than stored in clear."""
+
+    def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
         self._db = db
+        self._cipher = cipher
 
     async def record_outbound_many(self, rows: Sequence[OutboundRecord]) -> int:
         """Append the rows (in the database's group commit, shared with the inbound audit rows)."""
         if not rows:
             return 0
         now = datetime.now(timezone.utc)
-        flags = await message_writer(self._db).submit([_values(r, now) for r in rows])
+        flags = await message_writer(self._db).submit([self._values(r, now) for r in rows])
         return sum(flags)
 
-
-def _values(r: OutboundRecord, now: datetime) -> dict[str, Any]:
-    return message_row(wamid=r.wamid, direction="out", user_key=r.user_key, kind=r.reply_type, body=r.body,
-                       status=r.status, error_code=r.error_code,
-                       error_title=r.error_title[:200] if r.error_title else None,
-                       correlation_id=r.correlation_id, created_at=now,
-                       status_at=now if r.status == "failed" else None)
+    def _values(self, r: OutboundRecord, now: datetime) -> dict[str, Any]:
+        body = r.body
+        if r.private:
+            if self._cipher is None:
+                raise ValueError("a PRO user's reply cannot be logged without the data keys")
+            body = seal_body(self._cipher, r.user_key, body)
+        return message_row(wamid=r.wamid, direction="out", user_key=r.user_key, kind=r.reply_type, body=body,
+                           status=r.status, error_code=r.error_code,
+                           error_title=r.error_title[:200] if r.error_title else None,
+                           correlation_id=r.correlation_id, created_at=now,
+                           status_at=now if r.status == "failed" else None)

@@ -42,16 +42,20 @@ class OutboundItem:
     reply: Reply
     correlation_id: str | None
     partition: int
+    private: bool = False           # a PRO user's: its audit row is stored sealed
 
     def to_json(self) -> str:
-        return _DUMP({"k": self.key, "u": self.user_key, "to": self.to, "r": reply_to_wire(self.reply),
-                      "c": self.correlation_id, "p": self.partition})
+        wire = {"k": self.key, "u": self.user_key, "to": self.to, "r": reply_to_wire(self.reply),
+                "c": self.correlation_id, "p": self.partition}
+        if self.private:
+            wire["s"] = 1
+        return _DUMP(wire)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> "OutboundItem":
         obj = json.loads(raw)
         return cls(key=obj["k"], user_key=obj["u"], to=obj["to"], reply=reply_from_wire(obj["r"]),
-                   correlation_id=obj.get("c"), partition=int(obj["p"]))
+                   correlation_id=obj.get("c"), partition=int(obj["p"]), private=bool(obj.get("s")))
 
 
 @dataclass(frozen=True, slots=True)

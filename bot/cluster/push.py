@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from bot.cluster.outbound import OutboundItem, OutboundQueue
 from bot.cluster.partitions import partition_of
 from handlers.messages import Sender
+from engine.api import Tier
 from handlers.replies import Reply
 
 
@@ -35,6 +36,7 @@ class OutboundMessenger:
         user_key, to = recipient(user)
         key = key or f"push:{uuid.uuid4().hex}"
         p = partition_of(user_key, self._partitions) if partition is None else partition
+        private = getattr(user, "tier", None) is Tier.PRO
         return await self.queue.enqueue([
             OutboundItem(key=f"{key}:{i}", user_key=user_key, to=to, reply=reply, correlation_id=correlation_id,
-                         partition=p) for i, reply in enumerate(replies)])
+                         partition=p, private=private) for i, reply in enumerate(replies)])

@@ -73,6 +73,15 @@ MESSAGE_COLUMNS = ("wamid", "direction", "user_key", "kind", "body", "payload", 
                    "error_title", "correlation_id", "created_at", "status_at")
 
 
+def seal_body(cipher: DataCipher, user_key: str, body: str | None) -> str | None:
+    """A PRO user's message text as stored: sealed, bound to its column and user."""
+    return cipher.encrypt_text(body, aad=f"messages.body:{user_key}") if body is not None else None
+
+
+def open_body(cipher: DataCipher, user_key: str, body: str | None) -> str | None:
+    return cipher.decrypt_text(body, aad=f"messages.body:{user_key}") if is_token(body) else body
+
+
 def message_row(**values: Any) -> dict[str, Any]:
     """A ``messages`` row with every written column present (None where not given)."""
     return {c: values.get(c) for c in MESSAGE_COLUMNS}
@@ -304,6 +313,8 @@ class SqlUserRepository:
             fields["profile"] = self._seal(key, tier, profile or "{}", "profile")
             fields["updated_at"] = _now()
             await conn.execute(update(users).where(users.c.key == key).values(**fields))
+            if tier != row.tier:            # the message history follows the account's tier, in this transaction
+                await self._reseal_messages(conn, key, private=tier == Tier.PRO.value)
         return self._row_to_user(_Row({**row._mapping, **fields}))
 
     async def set_tier(self, key: str, tier: Tier) -> User:
@@ -336,27 +347,67 @@ class SqlUserRepository:
                           for f in ("name", "profile")}
                 await conn.execute(update(users).where(users.c.key == key).values(**values))
                 changed += 1
+        for key, tier in await self._tiers():
+            async with self._db.begin() as conn:
+                changed += await self._reseal_messages(conn, key, private=tier == Tier.PRO.value)
         return changed
+
+    async def _tiers(self) -> list[tuple[str, str]]:
+        async with self._reads.connect() as conn:
+            return [(r.key, r.tier) for r in await conn.execute(select(users.c.key, users.c.tier))]
+
+    async def _reseal_messages(self, conn: AsyncConnection, key: str, *, private: bool) -> int:
+        """Bring the user's message texts to their tier's form: sealed under the current key for PRO, clear
+        for LITE. Returns how many rows were rewritten."""
+        rows = (await conn.execute(select(messages.c.id, messages.c.body).where(
+            messages.c.user_key == key, messages.c.body.is_not(None)))).all()
+        changes = []
+        for row in rows:
+            sealed = is_token(row.body)
+            if private and sealed and self.cipher.is_current(row.body):
+                continue
+            if not private and not sealed:
+                continue
+            clear = open_body(self.cipher, key, row.body)
+            changes.append({"row_id": row.id, "new_body": seal_body(self.cipher, key, clear) if private else clear})
+        if changes:
+            await conn.execute(update(messages).where(messages.c.id == bindparam("row_id")).values(
+                body=bindparam("new_body")), changes)
+        return len(changes)
 
 
 class SqlAuditLog:
-    """Append-only log of inbound and outbound messages, with outbound delivery statuses."""
+    """Append-only log of inbound and outbound messages, with outbound delivery statuses. A PRO user's
+    message texts are stored sealed (``cipher``), like their name and profile."""
 
-    def __init__(self, db: AsyncEngine) -> None:
+    def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
         self._db = db
+        self._cipher = cipher
 
-    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str) -> bool:
-        """Store the inbound row (committed when this returns); False when its message id is stored already."""
+    @property
+    def cipher(self) -> DataCipher:
+        if self._cipher is None:
+            self._cipher = DataCipher.from_secrets(SecretsConfig())
+        return self._cipher
+
+    async def record_inbound(self, message: InboundMessage, *, user_key: str, correlation_id: str,
+                             private: bool = False) -> bool:
+        """Store the inbound row (committed when this returns); False when its message id is stored already.
+        ``private``: a PRO user's message, its text stored sealed."""
         body = message.text
         if body is None and message.attachment is not None:
             body = message.attachment.filename
+        if private:
+            body = seal_body(self.cipher, user_key, body)
         [fresh] = await message_writer(self._db).submit([message_row(
             wamid=message.id, direction="in", user_key=user_key, kind=message.kind.value, body=body,
             payload=message.payload, correlation_id=correlation_id, created_at=message.timestamp)])
         return fresh
 
     async def record_outbound(self, *, user_key: str, reply_type: str, body: str, wamid: str | None,
-                              correlation_id: str | None) -> None:
+                              correlation_id: str | None, private: bool = False) -> None:
+        if private:
+            body = seal_body(self.cipher, user_key, body)
         async with self._db.begin() as conn:
             await conn.execute(insert(messages).values(
                 wamid=wamid, direction="out", user_key=user_key, kind=reply_type, body=body,
@@ -381,7 +432,10 @@ class SqlAuditLog:
         if user_key:
             q = q.where(messages.c.user_key == user_key)
         async with self._db.connect() as conn:
-            return [dict(r._mapping) for r in await conn.execute(q)]
+            rows = [dict(r._mapping) for r in await conn.execute(q)]
+        for row in rows:
+            row["body"] = open_body(self.cipher, row["user_key"], row["body"])
+        return rows
 
     async def inbound_count(self) -> int:
         async with self._db.connect() as conn:

@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from engine.api import Tier
 from handlers.ports import AuditLog
 from handlers.security import PIN_KEY, PinPolicy, check_pin, pin_candidates
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
@@ -64,7 +65,8 @@ class AuditRecord:
         if msg.text and (secret_text(turn) or await self._is_pin(turn, msg.text)):
             stored = replace(msg, text=WITHHELD)
         fresh = await self._audit.record_inbound(stored, user_key=turn.user.key if turn.user else msg.sender.key,
-                                                 correlation_id=turn.correlation_id)
+                                                 correlation_id=turn.correlation_id,
+                                                 private=turn.user is not None and turn.user.tier is Tier.PRO)
         if not fresh and not turn.retry:
             log.info("duplicate_dropped", message_id=msg.id, correlation_id=turn.correlation_id, durable=True)
             return TurnResult(status=TurnStatus.DUPLICATE, user_key=msg.sender.key,

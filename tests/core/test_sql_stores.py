@@ -73,3 +73,49 @@ async def test_profile_changes_merge_into_the_stored_profile_not_a_stale_copy(db
     assert fresh.profile == {"handoff": {"since": "x"}, "pin_failures": 1}
     pro = await repo.update(stale.key, tier=Tier.PRO, profile_changes={"handoff": None})
     assert pro.profile == {"pin_failures": 1}       # merged under the PRO seal too
+
+
+async def test_a_pro_users_message_texts_follow_the_tier_and_the_current_key(db):
+    """Sealed while PRO (inbound and outbound), clear again after a downgrade, re-sealed under a rotated key;
+    the log still reads back the texts."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from bot.stores.crypto import DataCipher, is_token, token_key_id
+    from bot.stores.sql import messages
+
+    await create_schema(db)
+    old, new = secrets.token_hex(32), secrets.token_hex(32)
+    cipher = DataCipher.from_hex([old])
+    repo, audit = SqlUserRepository(db, cipher=cipher), SqlAuditLog(db, cipher=cipher)
+    user = await repo.get_or_create(Sender(phone="919800000077"), now=NOW)
+
+    def said(i: int, text: str) -> InboundMessage:
+        return InboundMessage(id=f"wamid.seal{i}", sender=Sender(phone=user.key), timestamp=NOW, text=text)
+
+    async def bodies() -> list[str]:
+        async with db.connect() as conn:
+            return [r.body for r in await conn.execute(
+                select(messages.c.body).where(messages.c.user_key == user.key).order_by(messages.c.id))]
+
+    assert await audit.record_inbound(said(1, "buy 17 TCS"), user_key=user.key, correlation_id="c1")
+    assert await bodies() == ["buy 17 TCS"], "a LITE user's texts are stored as they are"
+    await repo.set_tier(user.key, Tier.PRO)
+    assert all(is_token(b) for b in await bodies()), "upgrading seals the history in the same transaction"
+    assert await audit.record_inbound(said(2, "sell 3 INFY"), user_key=user.key, correlation_id="c2",
+                                      private=True)
+    await audit.record_outbound(user_key=user.key, reply_type="text", body="Bought 17 TCS", wamid="wamid.o1",
+                                correlation_id="c1", private=True)
+    stored = await bodies()
+    assert len(stored) == 3 and all(is_token(b) and "TCS" not in b for b in stored)
+    assert [r["body"] for r in await audit.outbound(user.key)] == ["Bought 17 TCS"]
+
+    rotated = DataCipher.from_hex([new, old])
+    assert await SqlUserRepository(db, cipher=rotated).reseal() >= 3
+    assert {token_key_id(b) for b in await bodies()} == {rotated.current_id}
+    assert [r["body"] for r in await SqlAuditLog(db, cipher=DataCipher.from_hex([new])).outbound(user.key)] == \
+        ["Bought 17 TCS"], "after the reseal the old key can go"
+
+    await SqlUserRepository(db, cipher=rotated).set_tier(user.key, Tier.LITE)
+    assert await bodies() == ["buy 17 TCS", "sell 3 INFY", "Bought 17 TCS"], "a downgrade opens them again"
