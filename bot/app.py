@@ -176,6 +176,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
 
     clock = clock or make_clock(settings, simulated=simulated_clock)
     db = make_engine(settings.storage.database_url)
+    cipher = DataCipher.from_secrets(settings.secrets)      # the data keys: users, messages, engine, receipts
     closers: list[Callable[[], Any]] = [db.dispose]
     try:
         await create_schema(db)
@@ -189,17 +190,15 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
             lease = await _engine_lease(db)
             closers.append(lease.release)
             intents, order_engine = await asyncio.gather(_load_intents(settings), open_engine(
-                db=db, clock=clock, config=settings.product, keyring=DataCipher.from_secrets(settings.secrets)))
+                db=db, clock=clock, config=settings.product, keyring=cipher))
             order_engine.store.fence = lease.fence    # PostgreSQL: every write re-checks the lease
         closers.append(order_engine.close)
         receipts = None
         if with_receipts:
             from engine.zk import open_receipts
 
-            receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock,
-                                           keyring=DataCipher.from_secrets(settings.secrets))
+            receipts = await open_receipts(db=db, secrets=settings.secrets, clock=clock, keyring=cipher)
             closers.append(receipts.close)
-        cipher = DataCipher.from_secrets(settings.secrets)
         users = SqlUserRepository(db, cipher=cipher)
         audit = SqlAuditLog(db, cipher=cipher)
         alerts = SqlAlertStore(db)

@@ -172,6 +172,7 @@ async def _activate(ctx: TurnContext, plan_id: str, days: int) -> datetime:
     if plan_id == TRIAL:
         changes[TRIAL_USED] = True
     await ctx.services.users.update(ctx.user.key, tier=Tier.PRO, profile_changes=changes)
+    await ctx.services.engine.seal_accounts([ctx.user.account])   # PRO at rest from now: history included
     await _attribute(ctx, "trial" if plan_id == TRIAL else "paid")
     return until
 

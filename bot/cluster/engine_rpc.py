@@ -56,7 +56,7 @@ EVENTS_GROUP = "workers"    # (created by the workers that read the events)
 #: The engine methods callable over the wire (``engine.api.OrderEngine`` plus two audit helpers).
 METHODS: tuple[str, ...] = ("open_account", "estimate", "place", "modify", "cancel", "get_order", "orders",
                             "trades", "holdings", "positions", "funds", "quote", "contract_note", "advance",
-                            "order_history", "ledger_balanced")
+                            "order_history", "ledger_balanced", "seal_accounts")
 
 
 class EngineUnavailable(_Unavailable):
@@ -555,6 +555,9 @@ class RemoteEngine:
 
     async def order_history(self, order_id: str) -> list[dict[str, Any]]:
         return await self._call("order_history", order_id=order_id)
+
+    async def seal_accounts(self, accounts: Sequence[str]) -> int:
+        return await self._call("seal_accounts", accounts=list(accounts))
 
     async def ledger_balanced(self) -> bool:
         return await self._call("ledger_balanced")

@@ -275,3 +275,24 @@ def _all_tokens(rows):
                     yield table, column, bytes(value).decode()
                 elif isinstance(value, str) and TOKEN.match(value):
                     yield table, column, value
+
+
+async def test_upgrading_by_chat_seals_the_trading_already_done(database: Db) -> None:
+    """A LITE user trades, then starts the free trial in chat: their earlier orders, trades and postings are
+    sealed at once (not only at their next order), and their portfolio reads the same."""
+    runtime, channel = await _open(database, [secrets.token_hex(32)])
+    try:
+        await _onboard(channel, PRO_PHONE, PRO_NAME)
+        done = await _buy(channel, PRO_PHONE, "buy 17 TCS at market")
+        assert done["orders"][0]["status"] == "COMPLETE", done
+        before = await _portfolio(runtime, PRO_PHONE)
+        plans = await _turn(channel, PRO_PHONE, text="upgrade to pro")
+        trial = await _turn(channel, PRO_PHONE, button=_option(plans, "Free"))
+        assert (await runtime.users.get(PRO_PHONE)).tier is Tier.PRO, [r.get("text") for r in trial["replies"]]
+        assert await _portfolio(runtime, PRO_PHONE) == before
+    finally:
+        await runtime.close()
+    price = done["orders"][0]["average_price"]
+    rows = await database.all_rows()
+    engine_rows = {t: r for t, r in rows.items() if t.startswith("eng_")}
+    assert _leaks(engine_rows, text_needles={"TCS", PRO_PHONE, str(17 * price)}, quantities={17}) == []
