@@ -39,6 +39,10 @@ def test_the_simulated_market_prices_any_listing_deterministically() -> None:
         assert quote is not None and quote.ltp_paise == two.ltp(symbol, at)
         assert quote.lower_circuit_paise <= quote.ltp_paise <= quote.upper_circuit_paise
     assert one.ltp("RELIANCE", at) == two.ltp("RELIANCE", at)
+    history = one.closes("MRF", date(2026, 10, 1), date(2026, 11, 20))
+    assert len(history) > 30 and history == two.closes("MRF", date(2026, 10, 1), date(2026, 11, 20))
+    assert history[-1] == (date(2026, 11, 20), master.get("MRF").ref_price_paise)   # the reference close
+    assert len({price for _, price in history}) > 10
 
 
 def test_instruments_update_stores_a_newer_nse_file_and_refuses_a_wrong_one(tmp_path: Path, capsys) -> None:
