@@ -19,6 +19,7 @@ from handlers.bound import Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
 from handlers.middlewares.subscription import push_reply
+from handlers.pin_guard import not_used, typed_pin
 from handlers.reading import says
 from handlers.replies import ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
@@ -152,6 +153,8 @@ async def set_alert(ctx: TurnContext):
 async def alert_price(ctx: TurnContext):
     symbol = str(ctx.session.data.get("symbol") or "")
     said = ctx.session.data.get("direction") or said_direction(ctx)
+    if symbol and await typed_pin(ctx):
+        return not_used(ctx, ctx.t("alerts.ask_price", symbol=symbol))
     bare = _NUMBER.fullmatch(_GROUPING.sub("", ctx.text.strip()))
     price = ctx.match.entities.price or (float(bare.group(1)) if bare else None)
     if not symbol or price is None:

@@ -14,6 +14,7 @@ from engine.api import OrderType, OrderView
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import TurnContext
+from handlers.pin_guard import not_used, typed_pin
 from handlers.reading import MODIFY_ORDER
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
@@ -191,6 +192,8 @@ async def modify_value(ctx: TurnContext):
     if ctx.match.intent == "deny":
         ctx.session.clear()
         return Text(ctx.t("orders.kept"))
+    if await typed_pin(ctx):
+        return not_used(ctx, ctx.t("orders.modify_again"))
     values = numbers_in(ctx.text)
     if len(values) != 1 or values[0] <= 0:
         if ctx.match.intent not in ("out_of_scope", "clarify") and not values:

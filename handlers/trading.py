@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from engine.api import OrderType, Side
 from handlers.context import TurnContext
+from handlers.pin_guard import not_used, typed_pin
 from handlers.quotes import pick_symbol
 from handlers.reading import part_said
 from handlers.replies import Text
@@ -73,6 +74,8 @@ async def symbol_answer(ctx: TurnContext):
 async def quantity_answer(ctx: TurnContext):
     if (early := await interrupted(ctx)) is not None:
         return early
+    if await typed_pin(ctx):
+        return not_used(ctx, ctx.t("trading.ask.quantity_again"))
     draft = draft_of(ctx)
     entities = ctx.match.entities
     qty = entities.quantity
@@ -101,6 +104,8 @@ async def price_tap(ctx: TurnContext):
 async def price_answer(ctx: TurnContext):
     if (early := await interrupted(ctx)) is not None:
         return early
+    if await typed_pin(ctx):
+        return not_used(ctx, ctx.t("trading.ask.price_again"))
     draft = draft_of(ctx)
     entities = ctx.match.entities
     if market_said(ctx):
@@ -121,6 +126,8 @@ async def trigger_answer(ctx: TurnContext):
     """The stop's trigger price (asked when the one given would trigger at once, or none was given)."""
     if (early := await interrupted(ctx)) is not None:
         return early
+    if await typed_pin(ctx):
+        return not_used(ctx, ctx.t("trading.stop.again"))
     draft = draft_of(ctx)
     values = [v for v in (ctx.match.entities.trigger_price, ctx.match.entities.price) if v] or numbers_in(ctx.text)
     if len(values) < 1 or values[0] <= 0:
