@@ -41,10 +41,13 @@ class CampaignEnv:
 
     def sender(self):
         """(send function, the number's shared rate limiter or None): pywa against ``WHATSAPP_GRAPH_URL``."""
-        from bot.whatsapp.client import build_client
+        from bot.whatsapp import client as wa_client
         from bot.whatsapp.sender import reply_sender
 
-        client = build_client(self.settings.whatsapp)
+        client = wa_client.build_client(self.settings.whatsapp)
+        close = getattr(wa_client, "close_client", None)
+        if close is not None:
+            self.closers.append(lambda: close(client))
         limiter = None
         if self.settings.storage.redis_url:
             from bot.cluster.redis_client import connect

@@ -39,7 +39,7 @@ def table(campaign: Campaign, funnel: Sequence[ArmFunnel]) -> str:
     for f in funnel:
         n = f.counts["targeted"] or 1
         up = "—" if f.uplift is None else (f"{f.uplift.diff * 100:+.2f} pt [{f.uplift.low * 100:+.2f}, "
-                                           f"{f.uplift.high * 100:+.2f}] p={f.uplift.p_value:.3f}")
+                                           f"{f.uplift.high * 100:+.2f}] p={_p(f.uplift.p_value)}")
         lines.append(f"{f.arm + (' (holdout)' if f.holdout else ''):18s}"
                      + "".join(f"{_cell(f, c):>10d}" for c in _COLUMNS) + f"{100 * f.converted / n:>8.2f}%  {up}")
     for f in funnel:
@@ -77,6 +77,20 @@ def _charts(funnel: Sequence[ArmFunnel], days: dict) -> dict[str, bytes]:
     ax.set_title("Funnel per arm")
     ax.legend(fontsize=8)
     out["funnel.png"] = _png(fig)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(9, 3))
+    names, rates, errors = [], [], []
+    for f in funnel:
+        n = f.counts["targeted"] or 1
+        rate = f.converted / n
+        names.append(f"{f.arm}{' (holdout)' if f.holdout else ''}\nn={f.counts['targeted']}")
+        rates.append(100 * rate)
+        errors.append(100 * 1.96 * (rate * (1 - rate) / n) ** 0.5)
+    bars = ax.bar(names, rates, yerr=errors, capsize=6, color=["#999999" if f.holdout else "#4477aa" for f in funnel])
+    ax.bar_label(bars, labels=[f"{r:.2f}%" for r in rates], fontsize=8, padding=2)
+    ax.set_ylabel("converted (trial or paid), %")
+    ax.set_title("Conversion per arm (95% CI); uplift is measured against the holdout")
+    out["conversion.png"] = _png(fig)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(9, 3))
     labels = list(days) or ["(none)"]
@@ -121,7 +135,7 @@ def write_html(campaign: Campaign, funnel: Sequence[ArmFunnel], days: dict, out_
         up = f.uplift
         body += "<tr><td>" + html.escape(f.arm + (" (holdout)" if f.holdout else "")) + "</td>" + "".join(
             f"<td>{_cell(f, c)}</td>" for c in _COLUMNS) + f"<td>{100 * f.converted / n:.2f}%</td>" + (
-            f"<td>{up.diff * 100:+.2f} pt [{up.low * 100:+.2f}, {up.high * 100:+.2f}]</td><td>{up.p_value:.3f}</td>"
+            f"<td>{up.diff * 100:+.2f} pt [{up.low * 100:+.2f}, {up.high * 100:+.2f}]</td><td>{_p(up.p_value)}</td>"
             if up else "<td>—</td><td>—</td>") + "</tr>"
     failures = "".join(f"<li>{html.escape(f.arm)}: " + ", ".join(
         [f"failed {html.escape(k)} × {v}" for k, v in sorted(f.failed_by_code.items())]
@@ -147,3 +161,7 @@ def as_json(funnel: Sequence[ArmFunnel]) -> list[dict[str, Any]]:
              "uplift": None if f.uplift is None else {"diff": f.uplift.diff, "low": f.uplift.low,
                                                       "high": f.uplift.high, "p": f.uplift.p_value}}
             for f in funnel]
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"

@@ -6,7 +6,8 @@ quiet hours gets a nudge; a ``gridworks campaign run`` process SIGKILLed mid-sen
 eligible user exactly one nudge (a call cut by the kill is ``unknown`` and never repeated); 131049/131050 are
 tried once; delivery statuses (through the real webhook parser and side writer) drive the funnel; a "Start
 free trial" tap through the real dispatcher starts the trial and counts as a conversion in its arm.
-``GRIDWORKS_CAMPAIGN_USERS`` raises the population (default 5,000).
+``GRIDWORKS_CAMPAIGN_USERS`` raises the population (default 5,000); ``GRIDWORKS_CAMPAIGN_REPORT_DIR`` keeps
+the HTML report.
 """
 
 from __future__ import annotations
@@ -264,9 +265,10 @@ async def test_a_campaign_over_5000_users_end_to_end(tmp_path):
         failed_codes = a.failed_by_code + b.failed_by_code
         assert failed_codes["131049"] == 20 + 3 and failed_codes["131050"] == 20
         assert control.counts["sent"] == 0 and control.counts["targeted"] == sizes["control"]
-        page = write_html(campaign, funnel, days, tmp_path / "report", clock.now())
+        report_dir = Path(os.environ.get("GRIDWORKS_CAMPAIGN_REPORT_DIR") or tmp_path / "report")
+        page = write_html(campaign, funnel, days, report_dir, clock.now())
         assert "uplift" in page.read_text(encoding="utf-8")
-        assert (tmp_path / "report" / "funnel.png").stat().st_size > 5000
+        assert (report_dir / "funnel.png").stat().st_size > 5000 and (report_dir / "conversion.png").exists()
         print(table(campaign, funnel))
     finally:
         await env.close()
