@@ -16,9 +16,10 @@ lookup over its token n-grams — no regexes per name, whatever the number of na
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -256,8 +257,9 @@ def build_lexicon(data_dir: Path = DATA_DIR, rules_dir: Path = RULES_DIR,
     max_len = max((len(k) for k in (*symbols, *ambiguous, *numbers, *multipliers, *languages)), default=1)
     from intents.names import NameIndex
 
-    popular = {r["symbol"] for r in curated_rows} | set((extra.get("aliases") or {})) | (
+    popular = {r["symbol"] for r in curated_rows} | set(extra.get("aliases") or {}) | (
         _nifty500(nse_dir) if nse_dir is not None else set())
+
     def sounded(key: Key, syms: object) -> bool:
         """Names matched by sound from Indic script: the curated ones, and the multi-word official names of
         popular companies (a one-word name of a small company sounds like too many ordinary words)."""

@@ -14,12 +14,12 @@ word, one ``rapidfuzz`` scan over the names with the same number of words.
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
-import re
-from typing import Iterable, Mapping
 
 Key = tuple[str, ...]
 
@@ -53,7 +53,7 @@ def romanize(text: str) -> str:
     scheme = script_scheme(text)
     if scheme is None:
         return text
-    from indic_transliteration import sanscript   # imported on the first Indic word that needs it
+    from indic_transliteration import sanscript  # imported on the first Indic word that needs it
 
     if scheme == "malayalam":
         text = "".join(_CHILLU.get(ch, ch) for ch in text).replace("\u0d31\u0d4d\u0d31", "\u0d1f\u0d4d\u0d1f")

@@ -27,7 +27,7 @@ from intents.features import Analysed, analyse
 from intents.fuzzy import FuzzyIndex
 from intents.gating import VETOABLE, GatePolicy, decide
 from intents.langid import LanguageIdentifier
-from intents.lexicon import DATA_DIR, Lexicon, build_lexicon
+from intents.lexicon import DATA_DIR, Lexicon
 from intents.offload import ProcessOffload, ThreadOffload
 from intents.scan import Scanner
 from intents.text import mentions

@@ -6,9 +6,9 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.cli import main
 from engine.clock import IST
 from engine.instruments import DATA_DIR, read_master
-from bot.cli import main
 
 
 def test_every_nse_listing_is_an_instrument_and_the_curated_fifty_keep_their_prices() -> None:
