@@ -77,10 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cluster runs, by worker count, comma-separated; empty for none (default 1,2)")
     parser.add_argument("--skip-embedded", action="store_true", help="do not measure the embedded default")
     parser.add_argument("--skip-failover", action="store_true", help="do not measure the engine failover")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL for the cluster (a private schema is created and dropped)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
-                        help="Redis for the cluster (a unique key prefix is used and deleted)")
+    add_service_arguments(parser)
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds after a level's window in which its replies still count (default 5)")
     parser.add_argument("--warmup", type=float, default=3.0,
@@ -99,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "webhooks of 100) and report the reply p99 against the same level without them")
     parser.add_argument("--keep-logs", default=None, metavar="DIR",
                         help="copy the processes' logs here (they never hold phone numbers or message texts)")
+
+
+def add_service_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL for the cluster (a private schema is created and dropped)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
+                        help="Redis for the cluster (a unique key prefix is used and deleted)")
 
 
 # -- webhook bodies ------------------------------------------------------------------------------------------
@@ -512,6 +516,14 @@ def summarize(turns: list[Turn], *, rate: float, seconds: float, t_end: float,
     }
 
 
+def exited(topo: Any, rate: float, problems: list[str]) -> bool:
+    """Whether a process died during the ``rate`` level (then said in ``problems``)."""
+    dead = [p.name for p in topo.procs.values() if not p.alive]
+    if dead:
+        problems.append(f"process(es) exited during the {rate:g}/s level: {dead}")
+    return bool(dead)
+
+
 async def drain(matcher: Matcher, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -564,9 +576,7 @@ async def bench_topology(name: str, topo: Any, sink: Any, args: argparse.Namespa
             _say(f"[{name}] level {rate:g}/s: served {fig['served_per_s']}/s, answered "
                  f"{fig['answered_pct']}%, reply p99 {fig['reply_p99_ms']} ms, backlog "
                  f"{fig['backlog_growth_per_s']}/s")
-            dead = [p.name for p in topo.procs.values() if not p.alive]
-            if dead:
-                out["problems"].append(f"process(es) exited during the {rate:g}/s level: {dead}")
+            if exited(topo, rate, out["problems"]):
                 break
             if not await drain(matcher, 60):
                 waiting = [t for u in matcher.users.values() for t in u.pending]

@@ -59,10 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="confirm storm instead of levels: N users buy → PIN → Confirm at once")
     parser.add_argument("--no-baseline", action="store_true", help="measure GridWorks only")
     parser.add_argument("--no-costs", action="store_true", help="do not count round trips per turn")
-    parser.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL for --cluster (a private schema is created and dropped)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
-                        help="Redis for --cluster (a unique key prefix is used and deleted)")
+    C.add_service_arguments(parser)
     parser.add_argument("--log-level", default="WARNING", help="GRIDWORKS_LOG_LEVEL (default WARNING)")
 
 
@@ -203,15 +200,11 @@ async def bench_target(name: str, topo: Any, sink: Any, phones: list[str], args:
             for rate in args.rate:
                 fig = await run_level(target, sink, rate, args)
                 out["levels"].append(fig)
+                held = "sustained" if fig["sustained"] else "NOT sustained"
+                behind = "" if fig["loadgen_kept_up"] else " (the load generator fell behind)"
                 _say(f"[{name}] {rate:g}/s offered: served {fig['served_per_s']}/s, answered "
-                     f"{fig['answered_pct']}%, reply p99 {fig['reply_p99_ms']} ms, "
-                     f"{'sustained' if fig['sustained'] else 'NOT sustained'}"
-                     f"{'' if fig['loadgen_kept_up'] else ' (the load generator fell behind)'}")
-                dead = [p.name for p in topo.procs.values() if not p.alive]
-                if dead:
-                    out["problems"].append(f"process(es) exited during the {rate:g}/s level: {dead}")
-                    break
-                if not fig["sustained"] and not args.all_levels:
+                     f"{fig['answered_pct']}%, reply p99 {fig['reply_p99_ms']} ms, {held}{behind}")
+                if C.exited(topo, rate, out["problems"]) or not (fig["sustained"] or args.all_levels):
                     break
         out["rss_after_mb"] = _rss_mb(topo, rss_bytes)
     held = [lv for lv in out["levels"] if lv["sustained"]]

@@ -80,12 +80,7 @@ def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
 
 def rss_bytes(pids: Iterable[int]) -> dict[int, int]:
     """Resident memory of each process in ``pids`` plus its live descendants (bytes, from /proc)."""
-    parents: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            got = _stat(int(entry.name))
-            if got is not None:
-                parents[int(entry.name)] = got[0]
+    parents = _parents()
     out: dict[int, int] = {}
     for root in pids:
         total, todo = 0, [root]
@@ -95,6 +90,17 @@ def rss_bytes(pids: Iterable[int]) -> dict[int, int]:
             todo.extend(child for child, parent in parents.items() if parent == pid)
         out[root] = total
     return out
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid of every live process."""
+    parents: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            got = _stat(int(entry.name))
+            if got is not None:
+                parents[int(entry.name)] = got[0]
+    return parents
 
 
 def _vm_rss(pid: int) -> int:
@@ -161,12 +167,7 @@ def pg_backends(pids: Iterable[int], *, port: int = 5432) -> list[int]:
     """PostgreSQL backend processes (same machine) serving a connection of ``pids`` or their descendants:
     their client ports, matched to the server side's sockets by inode through ``/proc``."""
     family = set(pids)
-    parents: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            got = _stat(int(entry.name))
-            if got is not None:
-                parents[int(entry.name)] = got[0]
+    parents = _parents()
     changed = True
     while changed:
         changed = False
