@@ -22,6 +22,7 @@ from handlers.trading_change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
 from handlers.trading_common import numbers_in, on_tick, setting, to_paise
 from handlers.trading_execute import OPEN_STATUSES, order_line, side_word, status_word
 from handlers.trading_flow import start_change, until_
+from handlers.trading_states import MODIFY_VALUE, TRADING
 from locales.format import ist_time, quantity, rupees
 
 router = Router("orders")
@@ -180,13 +181,13 @@ async def modify_start(ctx: TurnContext):
     field = "price" if tapped.action == MODIFY_PRICE else "qty"
     if field == "price" and order.order_type in (OrderType.MARKET, OrderType.SL_M):
         return Text(ctx.t("orders.modify_no_price"))
-    ctx.session.expect("modify_value", until=until_(ctx), **{MODIFY_KEY: {"order_id": order.order_id,
-                                                                         "field": field}})
+    TRADING.enter(ctx.session, MODIFY_VALUE, now=ctx.now, until=until_(ctx),
+                  **{MODIFY_KEY: {"order_id": order.order_id, "field": field}})
     return Text(ctx.t(f"orders.modify_ask_{field}", symbol=order.symbol,
                       current=rupees(order.price_paise or 0) if field == "price" else quantity(order.quantity)))
 
 
-@router.on_awaiting("modify_value")
+@router.on_awaiting(MODIFY_VALUE)
 async def modify_value(ctx: TurnContext):
     spec = ctx.session.data.get(MODIFY_KEY) or {}
     if ctx.match.intent == "deny":

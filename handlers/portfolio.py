@@ -16,6 +16,7 @@ from handlers.security import trading_day
 from handlers.trading_execute import side_word
 from locales.catalog import Translator
 from locales.format import ist_date, ist_time, percent, quantity, rupees
+from locales.plural import counted
 
 router = Router("portfolio")
 NOTE_ACTION = "pnote"
@@ -66,7 +67,8 @@ async def portfolio(ctx: TurnContext):
             cost = h.average_price_paise * h.total_quantity
             pct = percent(100 * h.pnl_paise / cost) if cost else percent(0)
             key = "portfolio.holding_t1" if h.t1_quantity else "portfolio.holding"
-            lines.append(t(key, symbol=h.symbol, qty=quantity(h.total_quantity), t1=quantity(h.t1_quantity),
+            lines.append(t(key, symbol=h.symbol, shares=counted(t, "trading.shares", h.total_quantity),
+                           t1=quantity(h.t1_quantity),
                            avg=rupees(h.average_price_paise), ltp=rupees(h.ltp_paise), value=rupees(h.value_paise),
                            pnl=signed(h.pnl_paise), pct=pct, day=signed(day[h.symbol])))
         invested = sum(h.average_price_paise * h.total_quantity for h in holdings)

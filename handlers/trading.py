@@ -22,6 +22,7 @@ from handlers.trading_draft import apply_entities
 from handlers.trading_flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_dialogue, draft_of, elsewhere,
                                    market_said, no, restart, start_order)
 from handlers.trading_pin import router as pin_router
+from handlers.trading_states import PRICE, QUANTITY, SYMBOL, TRIGGER
 
 router = Router("trading")
 
@@ -51,7 +52,7 @@ async def symbol_tap(ctx: TurnContext):
     return await advance(ctx, draft.with_(symbol=ctx.payload_args[0].upper()))
 
 
-@router.on_awaiting("symbol")
+@router.on_awaiting(SYMBOL)
 async def symbol_answer(ctx: TurnContext):
     if (early := await interrupted(ctx)) is not None:
         return early
@@ -70,7 +71,7 @@ async def symbol_answer(ctx: TurnContext):
     return Text(ctx.t("trading.ask.symbol_again"))
 
 
-@router.on_awaiting("quantity")
+@router.on_awaiting(QUANTITY)
 async def quantity_answer(ctx: TurnContext):
     if (early := await interrupted(ctx)) is not None:
         return early
@@ -100,7 +101,7 @@ async def price_tap(ctx: TurnContext):
     return await advance(ctx, draft.with_(order_type=OrderType.MARKET.value, price_paise=None))
 
 
-@router.on_awaiting("price")
+@router.on_awaiting(PRICE)
 async def price_answer(ctx: TurnContext):
     if (early := await interrupted(ctx)) is not None:
         return early
@@ -121,7 +122,7 @@ async def price_answer(ctx: TurnContext):
 
 
 
-@router.on_awaiting("trigger")
+@router.on_awaiting(TRIGGER)
 async def trigger_answer(ctx: TurnContext):
     """The stop's trigger price (asked when the one given would trigger at once, or none was given)."""
     if (early := await interrupted(ctx)) is not None:

@@ -22,9 +22,10 @@ from handlers.security import trading_day
 from handlers.session import Session
 from handlers.trading_common import setting
 from handlers.trading_draft import Draft
+from handlers.trading_states import PENDING_KEY  # noqa: F401 - the card's session key, used here and re-exported
 from locales.format import ist_datetime, quantity, rupees
+from locales.plural import counted
 
-PENDING_KEY = "pending"
 CONFIRM_ACTION = "tconfirm"
 CANCEL_ACTION = "tcancel"
 
@@ -109,7 +110,8 @@ def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, ale
     if kind in (OrderType.SL.value, OrderType.SL_M.value):
         lines.append("🛡️ " + stop_sentence(t, draft))
     lines += [
-             t("trading.card.body", symbol=draft.symbol, name=name, side=side, qty=quantity(draft.quantity or 0),
+             t("trading.card.body", symbol=draft.symbol, name=name, side=side,
+               shares=counted(t, "trading.shares", draft.quantity or 0),
                order_type=t(f"trading.order_type.{kind.replace('-', '_').lower()}"), price=price,
                product=t(f"trading.product.{draft.product.lower()}"), value=rupees(estimate.value_paise),
                charges=rupees(estimate.charges.total), cash=rupees(estimate.available_cash_paise))]

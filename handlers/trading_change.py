@@ -17,13 +17,13 @@ from handlers.context import TurnContext
 from handlers.replies import Reply, Text
 from handlers.trading_card import PENDING_KEY, card, new_pending
 from handlers.trading_common import rejection_text, setting
-from handlers.trading_draft import DRAFT_KEY
+from handlers.trading_states import CHANGE_KEY, CONFIRMATION, DRAFT_KEY, MODIFY_KEY, TRADING
+
+__all__ = ["CHANGE_KEY", "MODIFY_KEY", "OrderChange", "change_of", "execute_change", "show_change_card"]
 from handlers.trading_execute import OPEN_STATUSES, order_line, order_text, side_word
 from locales.catalog import Translator
 from locales.format import quantity, rupees
 
-CHANGE_KEY = "change"        # session: the change waiting for the PIN
-MODIFY_KEY = "modify"        # session: which field the user is typing a new value for
 MODIFY, CANCEL = "modify", "cancel"
 
 
@@ -73,7 +73,7 @@ async def show_change_card(ctx: TurnContext, change: OrderChange) -> list[Reply]
     for key in (CHANGE_KEY, MODIFY_KEY, DRAFT_KEY):
         ctx.session.data.pop(key, None)
     until = ctx.now + timedelta(minutes=int(setting(ctx, "confirmation", "dialogue_minutes", 30)))
-    ctx.session.expect("confirmation", until=until, **{PENDING_KEY: pending})
+    TRADING.enter(ctx.session, CONFIRMATION, now=ctx.now, until=until, **{PENDING_KEY: pending})
     if change.kind == CANCEL:
         yes = t("orders.button.yes_cancel")
         body = t("orders.cancel_confirm", line=order_line(t, order))

@@ -23,6 +23,7 @@ from handlers.trading_change import OrderChange, execute_change
 from handlers.trading_draft import Draft
 from handlers.trading_execute import log_pro_order, outcome_text, receipt_job
 from handlers.trading_flow import cancel_dialogue, no, restart, start_order, yes
+from handlers.trading_states import CONFIRMATION
 
 router = Router("trading.confirm")
 LAST_KEY = "last_confirmed"   # the card executed last, so a second "yes" is answered truthfully
@@ -113,12 +114,12 @@ async def confirm_tap_pro(ctx: TurnContext):
     return await _confirm(ctx, pro=True)
 
 
-@router.on_awaiting("confirmation", tier=Tier.LITE)
+@router.on_awaiting(CONFIRMATION, tier=Tier.LITE)
 async def confirmation_answer(ctx: TurnContext):
     return await _confirmation_text(ctx, pro=False)
 
 
-@router.on_awaiting("confirmation", tier=Tier.PRO)
+@router.on_awaiting(CONFIRMATION, tier=Tier.PRO)
 async def confirmation_answer_pro(ctx: TurnContext):
     return await _confirmation_text(ctx, pro=True)
 

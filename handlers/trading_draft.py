@@ -13,7 +13,9 @@ from engine.api import OrderRequest, OrderType, Product, Side, Tier
 from intents.types import Entities
 from handlers.trading_common import on_tick, to_paise
 
-DRAFT_KEY = "draft"
+from handlers.trading_states import DRAFT_KEY, PRICE, QUANTITY, SYMBOL, TRIGGER
+
+__all__ = ["DRAFT_KEY", "Draft", "apply_entities", "from_entities", "missing_slot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +103,11 @@ def apply_entities(draft: Draft, entities: Entities, *, market_said: bool = True
 def missing_slot(draft: Draft) -> str | None:
     """The next question to ask, in the order the user expects them."""
     if not draft.symbol:
-        return "symbol"
+        return SYMBOL
     if not draft.quantity:
-        return "quantity"
+        return QUANTITY
     if not draft.order_type:
-        return "price"
+        return PRICE
     if draft.order_type in (OrderType.SL.value, OrderType.SL_M.value) and not draft.trigger_paise:
-        return "trigger"
+        return TRIGGER
     return None

@@ -21,11 +21,15 @@ from handlers.security import has_pin, locked_until, verified_today
 from handlers.trading_card import PENDING_KEY, card, card_body, new_pending, risk_alerts
 from handlers.trading_change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
 from handlers.trading_common import numbers_in, rejection_text, said_no, said_yes, setting, to_paise
-from handlers.trading_draft import DRAFT_KEY, Draft, from_entities, missing_slot
+from handlers.trading_draft import Draft, from_entities, missing_slot
+from handlers.trading_states import (CONFIRMATION, DRAFT_KEY, PIN, PIN_SETUP, PRICE, QUANTITY, SYMBOL, TRADING,
+                                     TRIGGER)
 from locales.format import ist_time, quantity, rupees
+from locales.plural import counted
 
 SYMBOL_ACTION = "tsym"
 PRICE_ACTION = "tprice"
+
 
 
 def until_(ctx: TurnContext):
@@ -44,7 +48,7 @@ def _wait(ctx: TurnContext, state: str, key: str, value: Any) -> None:
     """Await ``state`` with ``value`` (a draft or a change) as the one thing in progress."""
     for stale in (PENDING_KEY, DRAFT_KEY, CHANGE_KEY, MODIFY_KEY):
         ctx.session.data.pop(stale, None)
-    ctx.session.expect(state, until=until_(ctx), **{key: value})
+    TRADING.enter(ctx.session, state, now=ctx.now, until=until_(ctx), **{key: value})
 
 
 async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
@@ -65,6 +69,7 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
         if qty >= 1:
             draft = draft.with_(quantity=int(qty))
             replies.append(Text(t("trading.ask.amount_quantity", amount=rupees(draft.amount_paise), qty=quantity(qty),
+                                  shares=counted(t, "trading.shares", qty),
                                   symbol=draft.symbol, ltp=rupees(quote.ltp_paise))))
         else:
             replies.append(Text(t("trading.ask.amount_too_small", amount=rupees(draft.amount_paise),
@@ -83,20 +88,20 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
         draft = draft.with_(trigger_paise=None)
     slot = missing_slot(draft)
     side = t("trading.side.buy" if draft.side == Side.BUY.value else "trading.side.sell")
-    if slot == "symbol":
-        ask(ctx, "symbol", draft)
+    if slot == SYMBOL:
+        ask(ctx, SYMBOL, draft)
         return replies + [Text(t("trading.ask.symbol", side=side))]
-    if slot == "quantity":
-        ask(ctx, "quantity", draft)
+    if slot == QUANTITY:
+        ask(ctx, QUANTITY, draft)
         return replies + [Text(t("trading.ask.quantity", side=side, symbol=draft.symbol,
                                  ltp=rupees(quote.ltp_paise) if quote else "-"))]
-    if slot == "price":
-        ask(ctx, "price", draft)
+    if slot == PRICE:
+        ask(ctx, PRICE, draft)
         return replies + [Buttons(t("trading.ask.price", side=side, qty=quantity(draft.quantity or 0),
                                     symbol=draft.symbol, ltp=rupees(quote.ltp_paise) if quote else "-"),
                                   (Button(f"{PRICE_ACTION}:market", t("trading.button.market")),))]
-    if slot == "trigger":
-        ask(ctx, "trigger", draft)
+    if slot == TRIGGER:
+        ask(ctx, TRIGGER, draft)
         return replies + [Text(t("trading.ask.trigger", symbol=draft.symbol,
                                  ltp=rupees(quote.ltp_paise) if quote else "-"))]
     return replies + await _pin_or_card(ctx, draft, quote)
@@ -140,10 +145,10 @@ async def _gate(ctx: TurnContext, key: str, value: Any, show: Callable[[], Await
         ctx.session.clear()
         return [Text(ctx.t("trading.pin.locked", time=ist_time(until)))]
     if not has_pin(profile):
-        _wait(ctx, "pin_setup", key, value)
+        _wait(ctx, PIN_SETUP, key, value)
         return [Text(ctx.t("trading.pin.setup_needed"))]
     if not verified_today(profile, ctx.now):
-        _wait(ctx, "pin", key, value)
+        _wait(ctx, PIN, key, value)
         return [Text(ctx.t("trading.pin.enter"))]
     return await show()
 
@@ -175,7 +180,7 @@ async def show_card(ctx: TurnContext, draft: Draft, quote=None):
     alerts = await risk_alerts(ctx, draft, estimate, quote)
     ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
     pending = new_pending(ctx.session, ctx.now, ttl, draft=draft)
-    ctx.session.expect("confirmation", until=until_(ctx), **{PENDING_KEY: pending})
+    TRADING.enter(ctx.session, CONFIRMATION, now=ctx.now, until=until_(ctx), **{PENDING_KEY: pending})
     ctx.session.data.pop(DRAFT_KEY, None)
     name = quote.name if quote else draft.symbol
     return [card(ctx, pending, card_body(ctx, draft, estimate, name or "", alerts))]
@@ -196,7 +201,7 @@ async def start_order(ctx: TurnContext):
         elif not draft.quantity and draft.trigger_paise:
             draft = draft.with_(part="1")
     if not draft.symbol and entities.symbol_candidates:
-        ask(ctx, "symbol", draft)
+        ask(ctx, SYMBOL, draft)
         return pick_symbol(ctx, entities.symbol_candidates, action=SYMBOL_ACTION)
     return await advance(ctx, draft)
 

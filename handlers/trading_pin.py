@@ -16,12 +16,13 @@ from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, look
 from handlers.security import valid_pin_format, weak_pin
 from handlers.trading_common import update_profile
 from handlers.trading_flow import after_pin, cancel_dialogue, elsewhere, no, restart, start_order, waiting_for_pin
+from handlers.trading_states import PIN, PIN_SETUP
 from locales.format import ist_time
 
 router = Router("trading.pin")
 
 
-@router.on_awaiting("pin_setup")
+@router.on_awaiting(PIN_SETUP)
 async def pin_setup_answer(ctx: TurnContext):
     policy = PinPolicy.from_config(ctx.services.config)
     again = Text(ctx.t("trading.pin.setup_format", min=policy.min_length, max=policy.max_length))
@@ -46,7 +47,7 @@ async def pin_setup_answer(ctx: TurnContext):
     return [done, *await after_pin(ctx)]
 
 
-@router.on_awaiting("pin")
+@router.on_awaiting(PIN)
 async def pin_answer(ctx: TurnContext):
     if not looks_like_pin_attempt(ctx.text):
         if no(ctx):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from handlers.trading_states import PIN_SETUP, TRADING
 from handlers.messages import MessageKind
 from handlers.security import looks_like_pin_attempt
 from intents.types import Entities
@@ -33,7 +34,7 @@ class OnboardingGate:
     async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
         user, session, match = turn.user, turn.session, turn.match
         assert user is not None and session is not None and match is not None
-        if session.awaiting in ("pin", "pin_setup") and looks_like_pin_attempt(turn.message.text or ""):
+        if TRADING.is_secret(session.awaiting) and looks_like_pin_attempt(turn.message.text or ""):
             # A PIN: keep it out of the trace's entities and anything downstream (never echo a PIN).
             turn.match = match = replace(match, entities=Entities(), alternatives=())
         attachment = turn.message.attachment
@@ -95,7 +96,7 @@ class OnboardingGate:
             if remembered:
                 return await self._replay(turn, call_next, str(remembered), opened)
             ttl = int(setting(services, "confirmation", "dialogue_minutes", 30))
-            session.expect("pin_setup", until=turn.now + timedelta(minutes=ttl))
+            TRADING.enter(session, PIN_SETUP, now=turn.now, until=turn.now + timedelta(minutes=ttl))
             return reply(opened, Text(t("trading.pin.setup_intro")))
         if declined:
             session.clear()
