@@ -21,7 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "intents_cmd",   # gridworks intents classify|eval|train
     "engine_cmd",    # gridworks orders|portfolio|market
     "zk_cmd",        # gridworks receipt|log
-    "users_cmd",     # gridworks users|handoff
+    "users_cmd",     # gridworks users
+    "handoff_cmd",   # gridworks handoff list|inbox|reply|release
     "bench_cmd",     # gridworks bench intents|engine|zk
     "engine_role_cmd",   # gridworks engine (the cluster's engine authority)
     "db_cmd",        # gridworks db upgrade|current|check|stamp|revision

@@ -1,4 +1,4 @@
-"""Operator commands: ``gridworks users create|show|set-tier|reseal`` and ``gridworks handoff list|release``.
+"""Operator commands: ``gridworks users create|show|set-tier|reseal`` (``gridworks handoff …``: handoff_cmd.py).
 
 ``users create`` provisions an account non-interactively, as a broker's KYC back office would: consent is
 recorded (so the onboarding gate lets the user straight through), the PIN is stored only as the trading
@@ -43,14 +43,7 @@ def register(sub) -> None:
                                        "data key (after rotation) and seal PRO accounts not sealed yet")
     p.set_defaults(func=_run, action="reseal")
 
-    handoff = sub.add_parser("handoff", help="conversations handed to a human agent")
-    hsub = handoff.add_subparsers(dest="handoff_command", metavar="ACTION")
-    hsub.required = True
-    p = hsub.add_parser("list", help="users waiting for or talking with an agent")
-    p.set_defaults(func=_run, action="handoff-list")
-    p = hsub.add_parser("release", help="hand the conversation back to the bot")
-    p.add_argument("wa_id", help="WhatsApp number, BSUID or user key")
-    p.set_defaults(func=_run, action="handoff-release")
+    # ``gridworks handoff …`` lives in bot/cli/handoff_cmd.py.
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -119,13 +112,6 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         if action == "reseal":
             print(json.dumps(await _reseal(settings, db, users)))
             return 0
-        if action == "handoff-list":
-            from handlers.handoff import flagged
-
-            for user, since in await flagged(users):
-                print(json.dumps({"key": user.key, "name": user.name, "since": since.isoformat(),
-                                  "language": user.language}, ensure_ascii=False))
-            return 0
         user = await users.find(args.wa_id.lstrip("+"))
         if user is None:
             return _fail(f"no user {args.wa_id}")
@@ -145,14 +131,6 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
             if updated.tier is Tier.PRO:
                 out["engine_sealed"] = await _seal_engine_account(settings, db, updated.account)
             print(json.dumps(out))
-            return 0
-        if action == "handoff-release":
-            from handlers.handoff import handoff_state, release
-
-            if handoff_state(user) is None:
-                return _fail(f"{args.wa_id} is not handed off")
-            await release(users, user)
-            print(json.dumps({"key": user.key, "released": True}))
             return 0
         return _fail(f"unknown action {action}")
     finally:
