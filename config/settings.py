@@ -164,6 +164,12 @@ def load_product_config(config_dir: Path = CONFIG_DIR) -> dict[str, object]:
                 merged[path.stem] = tomllib.load(fh)
             except tomllib.TOMLDecodeError as exc:
                 raise SettingsError(f"{path.name}: {exc}") from exc
+    from config.product import ProductConfigError, check_product_config
+
+    try:
+        check_product_config(merged)     # unknown keys, wrong types and missing keys stop the start-up here
+    except ProductConfigError as exc:
+        raise SettingsError(str(exc)) from None
     return merged
 
 
