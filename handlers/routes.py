@@ -28,6 +28,7 @@ EXTRA_MIDDLEWARES: tuple[str, ...] = (
     "handlers.middlewares.handoff:HandoffGate",
     "handlers.middlewares.subscription:SubscriptionCheck",
     "handlers.middlewares.onboarding:OnboardingGate",
+    "handlers.middlewares.pro_offer:ProOffer",
 )
 
 #: Modules with ``on_tick`` hooks.

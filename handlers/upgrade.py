@@ -26,8 +26,8 @@ from engine.api import Tier
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
-from handlers.middlewares.subscription import push_reply
-from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Text
+from handlers.middlewares.subscription import in_service_window, push_reply
+from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Template, Text
 from handlers.router import UNHANDLED, Router
 from handlers.trading_common import setting
 from handlers.users import User
@@ -293,9 +293,65 @@ async def expire_if_due(services: Services, user: User, now: datetime, *,
     return updated, Buttons(text, (Button("upgrade", t("upgrade.button.plans")),))
 
 
+TRIGGER_CAMPAIGN = "auto-trades"
+
+
+async def pro_offer(services: Services, user: User, now: datetime) -> Reply | None:
+    """The always-on trigger (``config/campaigns.toml`` ``[trigger]``): once a LITE user's Nth trade of the
+    month (11th by default) has filled, offer PRO once — under the campaigns' opt-out, frequency cap and quiet
+    hours, with a holdout (recorded, sent nothing) so ``campaign report auto-trades`` measures it."""
+    from campaigns.assign import Arm, arm_for
+    from campaigns.policy import Policy
+    from engine.clock import IST
+    from handlers.optout import marketing_allowed
+
+    settings = services.config.get("campaigns") or {}
+    cfg, store = settings.get("trigger") or {}, services.extras.get("campaigns")
+    policy = Policy.from_mapping(settings.get("policy"))
+    if not cfg.get("enabled") or store is None or policy.quiet(now) or user.tier != Tier.LITE \
+            or user.profile.get(TRIAL_USED) or not marketing_allowed(user):
+        return None
+    threshold, holdout = int(cfg.get("trades", 11)), float(cfg.get("holdout", 20))
+    month = now.astimezone(IST).date().replace(day=1)
+    trades = await services.engine.trades(user.account)
+    if sum(1 for tr in trades if tr.at.astimezone(IST).date() >= month) < threshold:
+        return None
+    arms = (Arm("control", holdout), Arm("A", 100 - holdout, str(cfg.get("template", "gw_nudge_a"))))
+    definition = {"id": TRIGGER_CAMPAIGN, "name": f"Always on: PRO offer at trade {threshold} of a month",
+                  "segment": {"tier": "LITE"}, "policy": {"cap_days": policy.cap_days},
+                  "arms": [{"name": a.name, "weight": a.weight, "template": a.template} for a in arms]}
+    nudge = await store.trigger_nudge(TRIGGER_CAMPAIGN, definition, user.key,
+                                      arm_for(TRIGGER_CAMPAIGN, user.key, arms).name, now,
+                                      cap_days=policy.cap_days, cap_count=policy.cap_count)
+    if nudge is None or nudge.arm == "control":
+        return None
+    lang = user.language or "en"
+    t, days = services.catalog.translator(lang), PlanBook.from_config(services.config).trial_days
+    titles = (t("campaigns.button.trial"), t("campaigns.button.more"), t("campaigns.button.no"))
+    payloads = tuple(f"{a}:{nudge.nonce}" for a in NUDGE_TAPS)
+    text = t("campaigns.nudge.a", days=days)
+    if in_service_window(user, now):
+        return Buttons(text, tuple(Button(p, title) for p, title in zip(payloads, titles)))
+    return Template(name="gw_nudge_a", language=lang, params=(str(days),), button_payloads=payloads, text=text,
+                    category="MARKETING")
+
+
+async def offer_on_fills(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
+    """:func:`pro_offer` for the owners of resting orders that filled on this tick."""
+    from engine.api import EngineEvent
+
+    out: list[tuple[User, list[Reply]]] = []
+    for key in dict.fromkeys(e.order.account for e in events if isinstance(e, EngineEvent) and e.kind == "fill"):
+        user = await services.users.get(key)
+        reply = await pro_offer(services, user, now) if user is not None else None
+        if user is not None and reply is not None:
+            out.append((user, [reply]))
+    return out
+
+
 async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
-    """Trial reminders and plan expiries that fall due as time passes."""
-    pushes: list[tuple[User, list[Reply]]] = []
+    """Trial reminders and plan expiries that fall due as time passes; the always-on PRO offer."""
+    pushes: list[tuple[User, list[Reply]]] = await offer_on_fills(services, now, events)
     book = PlanBook.from_config(services.config)
     for key in await services.users.all_keys(tier=Tier.PRO):     # only PRO users can have a plan running
         user = await services.users.get(key)

@@ -49,6 +49,7 @@ class Nudge:
     campaign: str
     arm: str
     user_key: str
+    nonce: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,32 @@ class CampaignStore:
                 .values(state=bindparam("s"), wamid=bindparam("w"), error_code=bindparam("e"), at=bindparam("t")))
         async with self.db.begin() as conn:
             await conn.execute(stmt, [dict(c=campaign_id, u=u, s=s, w=w, e=e, t=now) for u, s, w, e in marks])
+
+    async def trigger_nudge(self, campaign_id: str, definition: Mapping[str, Any], user_key: str, arm: str,
+                            now: datetime, *, cap_days: int, cap_count: int) -> Nudge | None:
+        """The always-on trigger's once-per-user offer: the user's row in ``campaign_id`` (``sent``, or
+        ``holdout`` for the control arm), or None when they had it already or the frequency cap holds."""
+        since = now - timedelta(days=cap_days)
+        async with self.db.begin() as conn:
+            if (await conn.execute(select(T.campaigns.c.id).where(T.campaigns.c.id == campaign_id))).first() is None:
+                await conn.execute(_insert(self.db, T.campaigns).on_conflict_do_nothing(), [dict(
+                    id=campaign_id, name=str(definition.get("name") or campaign_id), state="running", audience=0,
+                    definition=json.dumps(definition, default=str), created_at=now, updated_at=now)])
+            if (await conn.execute(select(T.sends.c.user_key).where(T.sends.c.campaign == campaign_id,
+                                                                    T.sends.c.user_key == user_key))).first():
+                return None
+            recent = (await conn.execute(select(func.count()).select_from(T.sends).where(
+                T.sends.c.user_key == user_key, T.sends.c.state.in_(ACTIVE), T.sends.c.at >= since))).scalar()
+            if arm != "control" and int(recent or 0) >= cap_count:
+                return None
+            done = await conn.execute(_insert(self.db, T.sends).on_conflict_do_nothing(), [dict(
+                campaign=campaign_id, user_key=user_key, arm=arm, state="holdout" if arm == "control" else "sent",
+                nonce=secrets.token_hex(8), planned_at=now, at=now)])
+            if not done.rowcount:
+                return None
+            nonce = (await conn.execute(select(T.sends.c.nonce).where(T.sends.c.campaign == campaign_id,
+                                                                      T.sends.c.user_key == user_key))).scalar()
+        return Nudge(campaign=campaign_id, arm=arm, user_key=user_key, nonce=nonce)
 
     # -- the chat port --------------------------------------------------------------------------------
     async def resolve(self, user_key: str, nonce: str) -> Nudge | None:

@@ -18,7 +18,6 @@ import random
 import signal
 import subprocess
 import sys
-from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
