@@ -22,7 +22,7 @@ from bot.stores.memory import MemorySessionStore
 from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
 from config.settings import Settings
 from engine.clock import Clock, SimulatedClock, SystemClock
-from engine.db import make_engine
+from engine.db import dispose, make_engine
 from handlers.context import Services
 from handlers.dispatcher import Dispatcher
 from handlers.ports import Messenger
@@ -177,7 +177,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
     clock = clock or make_clock(settings, simulated=simulated_clock)
     db = make_engine(settings.storage.database_url)
     cipher = DataCipher.from_secrets(settings.secrets)      # the data keys: users, messages, engine, receipts
-    closers: list[Callable[[], Any]] = [db.dispose]
+    closers: list[Callable[[], Any]] = [lambda: dispose(db)]
     try:
         await create_schema(db)
         redis_client, sessions = _sessions(settings, settings.cluster.prefix)

@@ -10,6 +10,7 @@ row ends up with, so upgrading encrypts and downgrading decrypts in the same tra
 
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from bot.stores.crypto import DataCipher, is_token
 from bot.batching import Coalescer
 from config.settings import SecretsConfig
 from engine.api import Tier
-from engine.db import autocommit_reads, create_tables
+from engine.db import SQLITE_READ, autocommit_reads, create_tables, sqlite_twin
 from handlers.messages import InboundMessage, Sender
 from handlers.users import User
 
@@ -87,22 +88,33 @@ def message_row(**values: Any) -> dict[str, Any]:
     return {c: values.get(c) for c in MESSAGE_COLUMNS}
 
 
-async def _append_messages(conn: AsyncConnection, jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
-    """One statement for a batch of callers' rows; a row whose message id is stored already is skipped
-    (Meta's redelivery, a recovered send). Returns, per caller, whether each of its rows was new."""
-    rows = [row for job in jobs for row in job]
+def _rows(jobs: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [row for job in jobs for row in job]
+
+
+def _insert_messages(conn: Any):
+    """One INSERT for a batch; a row whose message id is stored already is skipped (Meta's redelivery, a
+    recovered send) and the stored ids come back."""
     insert_ = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert_(messages).on_conflict_do_nothing(index_elements=["wamid"]).returning(messages.c.wamid)
-    stored = {r.wamid for r in await conn.execute(statement, rows)}
+    return insert_(messages).on_conflict_do_nothing(index_elements=["wamid"]).returning(messages.c.wamid)
+
+
+def _flags(jobs: Sequence[Sequence[dict[str, Any]]], stored: set[str]) -> list[list[bool]]:
+    """Per caller, whether each of its rows was new (the same id twice in one batch: only the first)."""
     results: list[list[bool]] = []
     for job in jobs:
         flags = []
         for row in job:
             wamid = row["wamid"]
             flags.append(wamid is None or wamid in stored)
-            stored.discard(wamid)            # the same id twice in one batch: only the first is new
+            stored.discard(wamid)
         results.append(flags)
     return results
+
+
+def _append_messages_sync(twin: Any, jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
+    with twin.begin() as conn:
+        return _flags(jobs, {r.wamid for r in conn.execute(_insert_messages(conn), _rows(jobs))})
 
 
 _WRITERS: "weakref.WeakKeyDictionary[Any, Coalescer]" = weakref.WeakKeyDictionary()
@@ -113,9 +125,13 @@ def message_writer(db: AsyncEngine) -> Coalescer:
     records of all concurrent turns share its transactions; ``submit(rows)`` returns once they committed."""
     writer = _WRITERS.get(db.sync_engine)
     if writer is None:
+        twin = sqlite_twin(db)
+
         async def commit(jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
+            if twin is not None:         # SQLite: the whole transaction in one thread hop
+                return await asyncio.to_thread(_append_messages_sync, twin, jobs)
             async with db.begin() as conn:
-                return await _append_messages(conn, jobs)
+                return _flags(jobs, {r.wamid for r in await conn.execute(_insert_messages(conn), _rows(jobs))})
 
         writer = _WRITERS[db.sync_engine] = Coalescer(commit)
     return writer
@@ -179,6 +195,8 @@ class SqlUserRepository:
     def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
         self._db = db
         self._reads = autocommit_reads(db)
+        twin = sqlite_twin(db)
+        self._twin = twin.execution_options(**{SQLITE_READ: True}) if twin is not None else None
         self._cipher = cipher
 
     @property
@@ -253,10 +271,14 @@ class SqlUserRepository:
         return await self.update(existing.key, **changes) if changes else existing
 
     async def _candidates(self, sender: Sender) -> list[Any]:
-        """Rows keyed by the sender's key, or holding its BSUID or phone number (a None matches nothing)."""
+        """Rows keyed by the sender's key, or holding its BSUID or phone number (a None matches nothing).
+        On SQLite read on the loop (:func:`engine.db.sqlite_twin`: microseconds, no thread hand-off)."""
+        params = {"key": sender.key, "bsuid": sender.user_id or None, "phone": sender.phone or None}
+        if self._twin is not None:
+            with self._twin.connect() as conn:
+                return list(conn.execute(_CANDIDATES, params).all())
         async with self._reads.connect() as conn:
-            return list((await conn.execute(_CANDIDATES, {
-                "key": sender.key, "bsuid": sender.user_id or None, "phone": sender.phone or None})).all())
+            return list((await conn.execute(_CANDIDATES, params)).all())
 
     async def _create(self, sender: Sender, *, now: datetime, language: str | None) -> User:
         if sender.user_id and sender.phone:

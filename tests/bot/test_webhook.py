@@ -61,7 +61,10 @@ async def test_batch_of_three_gets_three_conversations_and_replay_gets_none(webh
     await webhook.settle()
     sent = webhook.graph.messages
     assert {m["to"] for m in sent} == {PHONE_A, PHONE_B, PHONE_C}
-    assert webhook.graph.reads == [], "a prompt reply is the read receipt: no second Graph call per message"
+    # A reply is the read receipt: no plain read receipt for a message that was answered (a turn slower than
+    # a second on this machine shows the typing indicator instead, once).
+    assert all("typing_indicator" in r for r in webhook.graph.reads), webhook.graph.reads
+    assert len({r["message_id"] for r in webhook.graph.reads}) == len(webhook.graph.reads) <= len(msgs)
     assert all(m["messaging_product"] == "whatsapp" and m["recipient_type"] == "individual" for m in sent)
     before = len(webhook.graph.requests)
     assert (await post(webhook, body)).status == 200
