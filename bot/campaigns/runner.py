@@ -9,10 +9,10 @@ message (opt-out incl. Meta's ``user_preferences`` and 131050, the frequency cap
 Exactly once: a row goes ``planned`` → ``queued`` (read) → ``sending`` (committed right before its Graph
 call) → ``sent`` (the wamid) or ``failed`` (the code). After a kill or a pause, ``queued`` rows are sent by the
 next run; ``sending`` rows — whose Graph call may or may not have reached Meta — become ``unknown`` and are
-not sent again. Each send carries a tracker (``c:{campaign}:{user}``) that Meta echoes in the message's status
-webhooks, which turns an ``unknown`` row into ``sent`` (:func:`bot.campaigns.store.confirm_tracked`); only
-rows still unconfirmed after ``resend_unknown_after`` (``campaign resume --resend-unknown-after``) are sent
-again, so nobody hears a nudge twice.
+not sent again. Each send carries a tracker (``c:{campaign}:{nonce}``, no phone number) that Meta echoes in
+the message's status webhooks, which turns an ``unknown`` row into ``sent``
+(:func:`bot.campaigns.store.confirm_tracked`); only rows still unconfirmed after ``resend_unknown_after``
+(``campaign resume --resend-unknown-after``) are sent again, so nobody hears a nudge twice.
 Meta's 131049 (per-user marketing limit) and 131050 (the user stopped marketing) are final, never retried;
 131050 also records the opt-out.
 """
@@ -123,6 +123,7 @@ class CampaignQueue:
         self.store, self.c, self.now = store, campaign, now
         self.catalog, self.config, self.users, self.progress = catalog, config, users, progress
         self.by_address: dict[str, str] = {}       # address -> user key of items handed to the sender
+        self.nonces: dict[str, str] = {}           # user key -> the nonce of their send (its tracker)
         self.outstanding = 0
         self.exhausted = False
         self.stopped_by: str | None = None        # "paused" | "quiet" when reading stopped for that reason
@@ -172,6 +173,7 @@ class CampaignQueue:
         assert arm is not None and arm.template is not None
         to = r.phone or r.bsuid or r.key
         self.by_address[to] = r.key
+        self.nonces[r.key] = r.nonce
         return OutboundItem(key=f"{self.c.id}:{r.key}", user_key=r.key, to=to, correlation_id=self.c.correlation,
                             reply=nudge_reply(self.catalog, self.config, arm.template, r.language, r.nonce),
                             partition=0)
@@ -202,7 +204,7 @@ class CampaignQueue:
         async def guarded(to: str, reply: Reply) -> str:
             user_key = self.by_address[to]
             await self._marks.put((user_key, "sending", None, None))
-            return await send(to, reply, tracker=f"c:{self.c.id}:{user_key}")
+            return await send(to, reply, tracker=f"c:{self.c.id}:{self.nonces[user_key]}")
         return guarded
 
 

@@ -350,12 +350,16 @@ def as_mapping(value: Any) -> Mapping[str, Any]:
 
 
 async def confirm_tracked(db: AsyncEngine, tracked: Sequence[tuple[str, str, str]]) -> int:
-    """Statuses Meta sent for campaign sends (tracker ``c:{campaign}:{user}``): a send a crash left
+    """Statuses Meta sent for campaign sends (tracker ``c:{campaign}:{nonce}``): a send a crash left
     ``sending``/``unknown`` is now known to be ``sent`` (and gets its audit row, so the funnel sees it)."""
     changed = 0
     async with db.begin() as conn:
         for tracker, wamid, status in tracked:
-            _, campaign, user_key = (tracker.split(":", 2) + ["", ""])[:3]
+            _, campaign, nonce = (tracker.split(":", 2) + ["", ""])[:3]
+            user_key = (await conn.execute(select(T.sends.c.user_key).where(
+                T.sends.c.campaign == campaign, T.sends.c.nonce == nonce))).scalar()
+            if user_key is None:
+                continue
             done = await conn.execute(update(T.sends).where(
                 T.sends.c.campaign == campaign, T.sends.c.user_key == user_key,
                 T.sends.c.state.in_(("queued", "sending", "unknown"))).values(state="sent", wamid=wamid))
