@@ -722,7 +722,8 @@ def test_garbage_preferences_are_rejected_without_their_ids(client, pref, reason
 
 def test_parsed_batch_keeps_its_fields_and_order():
     assert ParsedBatch((), (), ()).rejected == ()
-    assert [f for f in ParsedBatch.__dataclass_fields__] == ["messages", "statuses", "preferences", "rejected"]
+    assert [f for f in ParsedBatch.__dataclass_fields__] == ["messages", "statuses", "preferences", "rejected",
+                                                          "template_statuses"]   # fields are only appended
     with pytest.raises(AttributeError):
         RejectedItem("message", None, "bad id").reason = "x"  # type: ignore[misc]
 
