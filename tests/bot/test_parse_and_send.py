@@ -145,3 +145,31 @@ async def test_throughput_errors_are_retried_then_succeed(db):
     finally:
         await close_client(client)
         await graph.stop()
+
+
+async def test_an_unreachable_graph_api_is_a_transient_failure_and_a_5xx_is_meta_s_error():
+    """The JSON fast path under pywa keeps httpx's failure types: a refused connection is an
+    ``httpx.TransportError`` (retried as transient), a 5xx is pywa's ``WhatsAppError`` with Meta's code."""
+    import httpx
+    from pywa_async.errors import WhatsAppError
+
+    from bot.whatsapp.sender import TRANSIENT, retry_class
+
+    client = build_client(WhatsAppConfig(token="EAAtoken", phone_number_id=p.PHONE_NUMBER_ID,
+                                         graph_url="http://127.0.0.1:9"))
+    try:
+        with pytest.raises(httpx.TransportError) as refused:
+            await client.send_message(to="919800000001", text="hello")
+        assert retry_class(refused.value) == TRANSIENT
+    finally:
+        await close_client(client)
+    graph = await FakeGraphAPI().start()
+    client = build_client(WhatsAppConfig(token="EAAtoken", phone_number_id=p.PHONE_NUMBER_ID, graph_url=graph.url))
+    try:
+        graph.fail_for["919800000002"] = (131000, "Something went wrong")
+        with pytest.raises(WhatsAppError) as failed:
+            await client.send_message(to="919800000002", text="hello")
+        assert failed.value.code == 131000 and retry_class(failed.value) == TRANSIENT
+    finally:
+        await close_client(client)
+        await graph.stop()
