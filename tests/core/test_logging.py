@@ -102,7 +102,7 @@ async def test_a_failing_handler_and_a_database_down_mid_turn_leak_nothing(tmp_p
         raise RuntimeError(f"no account for {ctx.user.name} at {PHONES[1]}: {ctx.text} (pin {PIN})")
 
     class DatabaseDown:
-        async def record_inbound(self, message, *, user_key, correlation_id):
+        async def record_inbound(self, message, *, user_key, correlation_id, **_more):
             raise OperationalError("INSERT INTO messages (user_key, body) VALUES (?, ?)",
                                    {"user_key": user_key, "body": message.text}, ConnectionError(PHONES[0]))
 
