@@ -47,9 +47,9 @@ _POPULATE = [
                                trade_day, ch_brokerage, ch_stt, ch_exchange, ch_sebi, ch_stamp, ch_gst, at)
        SELECT 'T' || g || '-' || j, g * 20 + j, 'O' || g || '-' || j, '91' || lpad(g::text, 10, '0'), 'TCS',
               'BUY', 1, 350000, 'CNC', DATE '2026-11-02' + (j % 20), 0, 0, 0, 0, 0, 0, now()
-       FROM generate_series(1, :n) g, generate_series(1, 14) j WHERE j <= (g * 7919) % 15""",
+       FROM generate_series(1, :n) g, generate_series(1, 14) j WHERE j <= (g::bigint * 7919) % 15""",
     """INSERT INTO eng_holdings (account, symbol, quantity, cost, realized, reserved, lots)
-       SELECT '91' || lpad(g::text, 10, '0'), 'TCS', 30, 5000000 + (g * 104729) % 20000000, 0, 0, '[]'
+       SELECT '91' || lpad(g::text, 10, '0'), 'TCS', 30, 5000000 + (g::bigint * 104729) % 20000000, 0, 0, '[]'
        FROM generate_series(1, :n) g WHERE g % 2 = 0""",
     """INSERT INTO messages (wamid, direction, user_key, kind, body, created_at)
        SELECT 'wamid.in' || g || '-' || j, 'in', '91' || lpad(g::text, 10, '0'), 'text',
