@@ -18,7 +18,7 @@ from typing import Any, Protocol, Sequence
 from handlers.bound import Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
-from handlers.middlewares.subscription import push_reply
+from handlers.service_window import push_reply
 from handlers.pin_guard import not_used, typed_pin
 from handlers.reading import says
 from handlers.replies import ListReply, ListRow, Reply, Text

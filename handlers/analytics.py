@@ -19,7 +19,7 @@ from engine.clock import IST
 from engine.instruments import load_instruments
 from handlers.context import TurnContext
 from handlers.replies import Text, texts
-from handlers.middlewares.tier import pro_only_reply
+from handlers.pro_only import pro_only_reply
 from handlers.router import UNHANDLED, Router
 from locales.format import rupees
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
-from handlers.router import Router
+from handlers.router import UNHANDLED, Router
 from handlers.security import PinPolicy, pin_candidates
 
 router = Router("basics")
@@ -57,6 +57,15 @@ async def clarify(ctx: TurnContext):
     buttons = tuple(Button(f"intent:{name}", ctx.t(f"core.intent.{name}")) for name in seen[:2])
     buttons += (Button("intent:none", ctx.t("core.button.neither")),)
     return Buttons(ctx.t("core.clarify"), buttons)
+
+
+@router.on_awaiting("clarify")
+async def clarify_answer(ctx: TurnContext):
+    """"no" to "Did you mean …?" drops the question politely (a dead end otherwise: "I didn't understand")."""
+    if ctx.match.intent == "deny" and not ctx.match.clarify:
+        ctx.session.clear()
+        return Text(ctx.t("core.clarify_dropped"))
+    return UNHANDLED
 
 
 def fallback_reply(ctx: TurnContext):

@@ -15,7 +15,7 @@ import structlog
 
 from engine.api import EngineEvent, Tier
 from handlers.context import Services
-from handlers.middlewares.subscription import push_reply
+from handlers.service_window import push_reply
 from handlers.replies import Reply
 from handlers.trading_execute import issue_receipts, side_word
 from handlers.users import User

@@ -23,6 +23,7 @@ from handlers.trading_flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_
                                    market_said, no, restart, start_order)
 from handlers.trading_pin import router as pin_router
 from handlers.trading_states import PRICE, QUANTITY, SYMBOL, TRIGGER
+from locales.format import rupees
 
 router = Router("trading")
 
@@ -117,6 +118,12 @@ async def price_answer(ctx: TurnContext):
         price = values[0] if len(values) == 1 else None
     if not price or price <= 0 or not draft.symbol:
         return UNHANDLED if elsewhere(ctx) else Text(ctx.t("trading.ask.price_again"))
+    quote = await ctx.services.engine.quote(draft.symbol)
+    low, high = (quote.lower_circuit_paise, quote.upper_circuit_paise) if quote else (None, None)
+    if low and high and not low <= to_paise(price) <= high:
+        # "10" for a ₹3,126 share is no price it can trade at: say the band and keep asking (nothing is lost).
+        return Text(ctx.t("trading.ask.price_band", price=rupees(to_paise(price)), symbol=draft.symbol,
+                          low=rupees(low), high=rupees(high)))
     return await advance(ctx, draft.with_(order_type=OrderType.LIMIT.value,
                                           price_paise=to_paise(price)))
 

@@ -7,9 +7,8 @@ it exactly as it addresses every other reply."""
 
 from __future__ import annotations
 
-from handlers.replies import Button, Buttons
+from handlers.pro_only import pro_only_reply
 from handlers.router import Router
-from locales.catalog import Translator
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 
 #: Route key used when intent gating asks for a clarification instead of guessing.
@@ -21,13 +20,6 @@ def routing_intent(turn: Turn) -> str | None:
     if match is None or turn.message.payload is not None:
         return None
     return CLARIFY if match.clarify else match.intent
-
-
-def pro_only_reply(t: Translator, feature: str | None) -> Buttons:
-    """What a LITE user hears on asking for a PRO feature: one sentence and an upgrade button."""
-    key = f"core.feature.{feature}"
-    name = t(key) if feature and t.has(key) else t("core.feature.default")
-    return Buttons(t("core.pro_only", feature=name), (Button("upgrade", t("core.button.upgrade")),))
 
 
 class TierMiddleware:
