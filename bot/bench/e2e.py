@@ -381,10 +381,10 @@ def table(figures: dict[str, Any]) -> str:
     for t in figures["targets"]:
         problems = "; ".join(t.get("problems", [])) + (f" log problems: {t['log_problems']}"
                                                        if t.get("log_problems") else "")
-        lines.append(f"{t['target']:<19} sustained {f(t.get('sustained_per_s'))} msgs/s"
-                     f"{' (every level held)' if t.get('every_level_held') else ''}; RSS MB idle "
-                     f"{t.get('rss_idle_mb')} after {t.get('rss_after_mb')}"
-                     f"{'; ' + problems if problems.strip() else ''}")
+        rate = "" if t.get("storm") else (f"sustained {f(t.get('sustained_per_s'))} msgs/s"
+                                          f"{' (every level held)' if t.get('every_level_held') else ''}; ")
+        lines.append(f"{t['target']:<19} {rate}RSS MB idle {t.get('rss_idle_mb')} after "
+                     f"{t.get('rss_after_mb')}{'; ' + problems if problems.strip() else ''}")
         s = t.get("storm")
         if s:
             lines.append(f"{t['target']:<19} storm: {s.get('orders', 0)}/{s.get('users', 0)} orders, "
