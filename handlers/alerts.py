@@ -18,6 +18,7 @@ from typing import Any, Protocol, Sequence
 from handlers.bound import Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
+from handlers.conversation import IDLE, Conversation
 from handlers.service_window import push_reply
 from handlers.pin_guard import not_used, typed_pin
 from handlers.reading import says
@@ -29,6 +30,10 @@ from locales.format import rupees
 
 router = Router("alerts")
 DELETE_ACTION = "alertdel"
+#: "alert me when INFY crosses" without a price: the one question this feature asks, for ten minutes.
+ALERT_PRICE = "alert_price"
+ALERTS = Conversation("alerts", transitions={IDLE: frozenset({ALERT_PRICE})}, timeout=timedelta(minutes=10),
+                      timeout_reply="alerts.how", requires={ALERT_PRICE: ("symbol",)})
 
 #: One list message shows at most 10 rows, and a beginner rarely needs more.
 MAX_ALERTS = 10
@@ -143,13 +148,12 @@ async def set_alert(ctx: TurnContext):
         return await _listing(ctx, deleting=False)
     price = _price_from(ctx)
     if price is None:
-        ctx.session.expect("alert_price", until=ctx.now + timedelta(minutes=10), symbol=symbol,
-                           direction=said_direction(ctx))
+        ALERTS.enter(ctx.session, ALERT_PRICE, now=ctx.now, symbol=symbol, direction=said_direction(ctx))
         return Text(ctx.t("alerts.ask_price", symbol=symbol))
     return await _create(ctx, symbol, price, said_direction(ctx))
 
 
-@router.on_awaiting("alert_price")
+@router.on_awaiting(ALERT_PRICE)
 async def alert_price(ctx: TurnContext):
     symbol = str(ctx.session.data.get("symbol") or "")
     said = ctx.session.data.get("direction") or said_direction(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.clarification import CLARIFICATION, CLARIFY
 from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
@@ -53,13 +54,13 @@ async def clarify(ctx: TurnContext):
         # A bare PIN-shaped number means nothing to clarify, and it may be the user's PIN: the clarification
         # would keep the words in the session, so it is not offered (for any such number, matched or not).
         return fallback_reply(ctx)
-    ctx.session.expect("clarify", text=ctx.text)
+    CLARIFICATION.enter(ctx.session, CLARIFY, now=ctx.now, text=ctx.text)
     buttons = tuple(Button(f"intent:{name}", ctx.t(f"core.intent.{name}")) for name in seen[:2])
     buttons += (Button("intent:none", ctx.t("core.button.neither")),)
     return Buttons(ctx.t("core.clarify"), buttons)
 
 
-@router.on_awaiting("clarify")
+@router.on_awaiting(CLARIFY)
 async def clarify_answer(ctx: TurnContext):
     """"no" to "Did you mean …?" drops the question politely (a dead end otherwise: "I didn't understand")."""
     if ctx.match.intent == "deny" and not ctx.match.clarify:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from engine.instruments import load_instruments
 from handlers.context import TurnContext
+from handlers.conversation import IDLE, Conversation
 from handlers.replies import ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
 from locales.format import ist_time, percent, rupees
 
 router = Router("quotes")
+#: "price?" without a stock: which one, asked once and kept for ten minutes.
+QUOTE_SYMBOL = "quote_symbol"
+QUOTES = Conversation("quotes", transitions={IDLE: frozenset({QUOTE_SYMBOL}),
+                                             QUOTE_SYMBOL: frozenset({QUOTE_SYMBOL})},
+                      timeout=timedelta(minutes=10), timeout_reply="core.quote.which")
 
 
 async def quote_reply(ctx: TurnContext, symbol: str):
@@ -49,7 +57,7 @@ async def price_quote(ctx: TurnContext):
         return pick_symbol(ctx, entities.symbol_candidates, action="quote")
     if entities.unlisted:
         return not_listed(ctx, entities.unlisted)
-    ctx.session.expect("quote_symbol")
+    QUOTES.enter(ctx.session, QUOTE_SYMBOL, now=ctx.now)
     return Text(ctx.t("core.quote.which"))
 
 
@@ -59,7 +67,7 @@ async def quote_tap(ctx: TurnContext):
     return await quote_reply(ctx, ctx.payload_args[0]) if ctx.payload_args else Text(ctx.t("core.quote.which"))
 
 
-@router.on_awaiting("quote_symbol")
+@router.on_awaiting(QUOTE_SYMBOL)
 async def quote_symbol_answer(ctx: TurnContext):
     entities = ctx.match.entities
     if entities.symbol:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from handlers.clarification import CLARIFY
 from handlers.replies import Text
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 from intents.clip import MAX_CHARS, clip, was_clipped
@@ -30,7 +31,7 @@ class LanguageMiddleware:
         if limit is not None and not isinstance(limit, int):
             limit = MAX_CHARS         # a classifier that does not say what it reads gets the default limit
         clipped = False
-        if action == "intent" and turn.session is not None and turn.session.awaiting == "clarify":
+        if action == "intent" and turn.session is not None and turn.session.awaiting == CLARIFY:
             # The user picked a meaning after a clarification: re-read their original words with that intent.
             original = clip(str(turn.session.data.get("text", "")), limit)
             turn.session.clear()

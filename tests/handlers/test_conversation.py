@@ -70,3 +70,14 @@ def test_features_do_not_import_middlewares() -> None:
                        if p.name not in composers | set(PENDING)
                        and re.search(r"^\s*from handlers\.middlewares", p.read_text(encoding="utf-8"), re.M))
     assert offenders == []
+
+
+def test_declared_conversations_own_their_state_literals() -> None:
+    from handlers.alerts import ALERTS
+    from handlers.clarification import CLARIFICATION
+    from handlers.quotes import QUOTES
+
+    states = "|".join(sorted(ALERTS.states | CLARIFICATION.states | QUOTES.states | TRADING.states))
+    for path in [*HANDLERS.glob("*.py"), *HANDLERS.glob("middlewares/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(rf"(\.expect\(|on_awaiting\(|awaiting == )\s*\"({states})\"", text), path.name
