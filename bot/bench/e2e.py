@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storm", type=int, default=0, metavar="N",
                         help="confirm storm instead of levels: N users buy → PIN → Confirm at once")
     parser.add_argument("--no-baseline", action="store_true", help="measure GridWorks only")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="measure the baseline only (e.g. to see what the load generator can offer)")
     parser.add_argument("--no-costs", action="store_true", help="do not count round trips per turn")
     C.add_service_arguments(parser)
     parser.add_argument("--log-level", default="WARNING", help="GRIDWORKS_LOG_LEVEL (default WARNING)")
@@ -300,7 +302,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
              "GRIDWORKS_TICK_SECONDS": "15"}
     tmp_root = Path(tempfile.mkdtemp(prefix="gw-e2e-"))
     kinds = [("baseline", True)] if not args.no_baseline else []
-    kinds.append(("gridworks-cluster" if args.cluster else "gridworks-embedded", False))
+    if not args.baseline_only:
+        kinds.append(("gridworks-cluster" if args.cluster else "gridworks-embedded", False))
     try:
         for name, baseline in kinds:
             tmp = tmp_root / name
