@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from engine.api import Tier
 from handlers.turn import Next, Turn, TurnResult
 
 
@@ -13,8 +14,8 @@ class ProOffer:
     async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
         result = await call_next(turn)
         user = result.user or turn.user
-        if user is None or not any(o.filled_quantity for o in result.orders):
-            return result
+        if user is None or user.tier is Tier.PRO or not any(o.filled_quantity for o in result.orders):
+            return result                # only a LITE user's fill can make the offer due
         from handlers.upgrade import pro_offer
 
         fresh = await turn.services.users.get(user.key)
