@@ -88,6 +88,15 @@ def dump(body: Any, ascii_only: bool) -> bytes:
         return json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
 
 
+def said(raw: bytes) -> Any:
+    """What a body's messages said (texts, tapped ids), or its first bytes when it is not readable."""
+    try:
+        value = json.loads(raw)["entry"][0]["changes"][0]["value"]
+        return [(m.get("from"), m.get("text") or m.get("interactive") or m.get("button")) for m in value["messages"]]
+    except Exception:  # noqa: BLE001 - any unreadable body
+        return raw[:300]
+
+
 def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix]
     if isinstance(value, dict):
@@ -272,7 +281,8 @@ class Fuzz:
         if problems and KEEP_GOING:
             self.stats["failed_bodies"] += 1
             if len(self.findings) < 20:
-                self.findings.append((problems, kind, response.status, raw[:400], bad[:2], changed, unanswered))
+                self.findings.append((problems, kind, response.status, said(raw), bad[:2], changed, unanswered))
+            self.baseline = after           # a lasting change is counted once, not again by every later body
         if PROGRESS and self.stats["bodies"] % 250 == 0:
             with open(PROGRESS, "a", encoding="utf-8") as fh:
                 print(f"webhook fuzz progress: {dict(sorted(self.stats.items()))}", file=fh)
