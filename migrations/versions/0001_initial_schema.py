@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-07 04:35:50.986775
+Create Date: 2026-12-07 05:29:36.994740
 """
 
 from __future__ import annotations
@@ -20,8 +20,23 @@ depends_on = None
 #: The audit tables' append-only triggers as engine/tables.py had them when this revision was written
 #: (literal: a migration must not change when the code it came from does).
 TRIGGERS = {
-    'sqlite': ['DROP TRIGGER IF EXISTS eng_order_events_no_update', "CREATE TRIGGER eng_order_events_no_update BEFORE UPDATE ON eng_order_events WHEN NEW.sealed IS NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_order_events is append-only'); END", "CREATE TRIGGER IF NOT EXISTS eng_order_events_no_delete BEFORE DELETE ON eng_order_events BEGIN SELECT RAISE(ABORT, 'eng_order_events is append-only'); END", 'DROP TRIGGER IF EXISTS eng_trades_no_update', "CREATE TRIGGER eng_trades_no_update BEFORE UPDATE ON eng_trades WHEN NEW.sealed IS NULL OR NEW.trade_id IS NOT OLD.trade_id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_trades is append-only'); END", "CREATE TRIGGER IF NOT EXISTS eng_trades_no_delete BEFORE DELETE ON eng_trades BEGIN SELECT RAISE(ABORT, 'eng_trades is append-only'); END", 'DROP TRIGGER IF EXISTS eng_postings_no_update', "CREATE TRIGGER eng_postings_no_update BEFORE UPDATE ON eng_postings WHEN NEW.sealed IS NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_postings is append-only'); END", "CREATE TRIGGER IF NOT EXISTS eng_postings_no_delete BEFORE DELETE ON eng_postings BEGIN SELECT RAISE(ABORT, 'eng_postings is append-only'); END"],
-    'postgresql': ["CREATE OR REPLACE FUNCTION eng_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'UPDATE' AND NEW.sealed IS NOT NULL AND NEW.at = OLD.at AND to_jsonb(NEW) -> TG_ARGV[0] = to_jsonb(OLD) -> TG_ARGV[0] THEN RETURN NEW; END IF; RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$", "CREATE OR REPLACE TRIGGER eng_order_events_append_only BEFORE UPDATE OR DELETE ON eng_order_events FOR EACH ROW EXECUTE FUNCTION eng_append_only('id')", "CREATE OR REPLACE TRIGGER eng_trades_append_only BEFORE UPDATE OR DELETE ON eng_trades FOR EACH ROW EXECUTE FUNCTION eng_append_only('trade_id')", "CREATE OR REPLACE TRIGGER eng_postings_append_only BEFORE UPDATE OR DELETE ON eng_postings FOR EACH ROW EXECUTE FUNCTION eng_append_only('id')"],
+    'sqlite': [
+        'DROP TRIGGER IF EXISTS eng_order_events_no_update',
+        "CREATE TRIGGER eng_order_events_no_update BEFORE UPDATE ON eng_order_events WHEN NEW.sealed IS NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_order_events is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS eng_order_events_no_delete BEFORE DELETE ON eng_order_events BEGIN SELECT RAISE(ABORT, 'eng_order_events is append-only'); END",
+        'DROP TRIGGER IF EXISTS eng_trades_no_update',
+        "CREATE TRIGGER eng_trades_no_update BEFORE UPDATE ON eng_trades WHEN NEW.sealed IS NULL OR NEW.trade_id IS NOT OLD.trade_id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_trades is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS eng_trades_no_delete BEFORE DELETE ON eng_trades BEGIN SELECT RAISE(ABORT, 'eng_trades is append-only'); END",
+        'DROP TRIGGER IF EXISTS eng_postings_no_update',
+        "CREATE TRIGGER eng_postings_no_update BEFORE UPDATE ON eng_postings WHEN NEW.sealed IS NULL OR NEW.id IS NOT OLD.id OR NEW.at IS NOT OLD.at BEGIN SELECT RAISE(ABORT, 'eng_postings is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS eng_postings_no_delete BEFORE DELETE ON eng_postings BEGIN SELECT RAISE(ABORT, 'eng_postings is append-only'); END",
+    ],
+    'postgresql': [
+        "CREATE OR REPLACE FUNCTION eng_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'UPDATE' AND NEW.sealed IS NOT NULL AND NEW.at = OLD.at AND to_jsonb(NEW) -> TG_ARGV[0] = to_jsonb(OLD) -> TG_ARGV[0] THEN RETURN NEW; END IF; RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+        "CREATE OR REPLACE TRIGGER eng_order_events_append_only BEFORE UPDATE OR DELETE ON eng_order_events FOR EACH ROW EXECUTE FUNCTION eng_append_only('id')",
+        "CREATE OR REPLACE TRIGGER eng_trades_append_only BEFORE UPDATE OR DELETE ON eng_trades FOR EACH ROW EXECUTE FUNCTION eng_append_only('trade_id')",
+        "CREATE OR REPLACE TRIGGER eng_postings_append_only BEFORE UPDATE OR DELETE ON eng_postings FOR EACH ROW EXECUTE FUNCTION eng_append_only('id')",
+    ],
 }
 
 
