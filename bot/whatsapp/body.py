@@ -15,6 +15,8 @@ bound proves the bound); a batch of many messages pays for the full scan, about 
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 MAX_DEPTH = 64
 """Meta's envelopes nest about 8 levels deep; nothing legitimate comes near this."""
@@ -37,6 +39,8 @@ def _no_constant(name: str) -> None:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
+#: A ``\\uD800``–``\\uDFFF`` escape: the only way a lone surrogate gets into a parsed string (UTF-8 cannot carry one).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def load_body(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict:
@@ -63,7 +67,21 @@ def load_body(raw: bytes, *, max_depth: int = MAX_DEPTH) -> dict:
         raise BadBody("not JSON") from None
     if not isinstance(body, dict):
         raise BadBody("top level is not an object")
+    if _SURROGATE_ESCAPE.search(raw):
+        body = _without_lone_surrogates(body)
     return body
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate (``"\\udb93"`` alone is valid JSON) replaced by U+FFFD: such a
+    string cannot be encoded as UTF-8, so storing, sealing or sending it raised deep inside a turn."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def nesting_depth(raw: bytes, limit: int) -> int:
