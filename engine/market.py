@@ -41,18 +41,7 @@ class MarketData(Protocol):
     def open_price(self, symbol: str, day: date) -> int: ...
     def depth(self, symbol: str, at: datetime) -> Depth: ...
     def quote(self, symbol: str, at: datetime) -> Quote | None: ...
-    def closes(self, symbol: str, start: date, end: date) -> list[tuple[date, int]]:
-        """Daily closes of a stock on the trading days from ``start`` to ``end``: the same walk the intraday
-        paths end on, for any of the ~2,400 listings (its history is a function of the seed and the symbol)."""
-        inst = self._inst(symbol)
-        if inst.is_index:
-            raise ValueError(f"{symbol} is an index: its level comes from its constituents")
-        out: list[tuple[date, int]] = []
-        day = start if self.calendar.is_trading_day(start) else self.calendar.next_trading_day(start)
-        while day <= end:
-            out.append((day, self._stock_close(inst, day)))
-            day = self.calendar.next_trading_day(day)
-        return out
+    def closes(self, symbol: str, start: date, end: date) -> list[tuple[date, int]]: ...
 
     def samples(self, symbol: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]: ...
 
