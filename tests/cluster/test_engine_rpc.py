@@ -12,14 +12,12 @@ import json
 import time
 import types
 import typing
-import uuid
 from collections.abc import Mapping as AbcMapping, Sequence as AbcSequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import redis.asyncio as redis_asyncio
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.cluster import codec
@@ -29,9 +27,7 @@ from engine import api
 from engine.api import (ContractNote, ContractNoteLine, EngineEvent, OrderRequest, OrderResult, OrderStatus,
                         OrderType, Rejection, Side, Trade)
 from engine.clock import IST, FixedClock
-from engine.db import make_engine
 from engine.factory import build_market, open_engine
-from tests.conftest import PG_URL, REDIS_URL, _drop_pg_schema, _pg_schema
 from tests.engine.conftest import CONFIG
 
 ACC = "919800000002"
@@ -143,36 +139,11 @@ def test_wire_shape_is_readable_and_refuses_unknown_types():
 
 
 # -- RPC -----------------------------------------------------------------------------------------------------
-async def delete_prefix(client, prefix: str) -> None:
-    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-    if keys:
-        await client.delete(*keys)
-
-
 class Rig:
     def __init__(self, engine, server: EngineServer, remote: RemoteEngine, client, prefix: str,
                  clock: FixedClock) -> None:
         self.engine, self.server, self.remote, self.client = engine, server, remote, client
         self.prefix, self.clock = prefix, clock
-
-
-@pytest.fixture
-async def pg_db():
-    schema = await _pg_schema()
-    db = make_engine(PG_URL, schema=schema)
-    yield db
-    await db.dispose()
-    await _drop_pg_schema(schema)
-
-
-@pytest.fixture
-async def redis_prefixed():
-    client = redis_asyncio.from_url(REDIS_URL)
-    await client.ping()
-    prefix = f"gwt:{uuid.uuid4().hex[:12]}:"
-    yield client, prefix
-    await delete_prefix(client, prefix)
-    await client.aclose()
 
 
 @pytest.fixture

@@ -4,45 +4,20 @@ sealed in PostgreSQL, and the next engine (a standby taking over) rebuilds the s
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import datetime
 
-import pytest
-import redis.asyncio as redis_asyncio
 from sqlalchemy import select
 
 from bot.cluster.engine_rpc import EngineServer, RemoteEngine
 from bot.stores.crypto import DataCipher
 from engine.api import OrderRequest, OrderType, Side, Tier
 from engine.clock import IST, FixedClock
-from engine.db import make_engine
 from engine.factory import open_engine
 from engine.tables import metadata
-from tests.cluster.test_engine_rpc import delete_prefix
-from tests.conftest import PG_URL, REDIS_URL, _drop_pg_schema, _pg_schema
 
 ACC = "919811223344"
 CONFIG: dict = {}
 MON_10 = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
-
-
-@pytest.fixture
-async def pg_db():
-    schema = await _pg_schema()
-    db = make_engine(PG_URL, schema=schema)
-    yield db
-    await db.dispose()
-    await _drop_pg_schema(schema)
-
-
-@pytest.fixture
-async def redis_prefixed():
-    client = redis_asyncio.from_url(REDIS_URL)
-    await client.ping()
-    prefix = f"gwt:{uuid.uuid4().hex[:12]}:"
-    yield client, prefix
-    await delete_prefix(client, prefix)
-    await client.aclose()
 
 
 async def _serve(db, client, prefix, keyring):
