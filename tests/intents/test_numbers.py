@@ -58,3 +58,9 @@ def test_names_are_not_read_as_multipliers(scanner: Scanner):
     spans = scanner.scan(tokenize("10 l&t"))
     assert [(s.kind, s.value) for s in spans] == [("num", 10.0), ("sym", "LT")]
     assert [s.value for s in scanner.scan(tokenize("nifty 50"))] == ["NIFTY 50"]
+
+
+@pytest.mark.parametrize("text", ["alert ITC 1e9", "buy 1e5 TCS", "sell 2.5e+3 infy", "१e९"])
+def test_exponent_notation_is_no_amount(scanner: Scanner, text: str):
+    """Read digit by digit, "1e9" was 1 and 9: an alert at ₹9 (found by the webhook fuzz)."""
+    assert numbers(scanner, text) == []
