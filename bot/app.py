@@ -44,6 +44,7 @@ class Runtime:
     audit: SqlAuditLog
     users: SqlUserRepository
     engine: Any
+    sessions: Any = None                 # the dialogue state store (memory, or Redis in a cluster)
     receipts: Any | None = None
     redis: Any | None = None
     _closers: list[Callable[[], Any]] = field(default_factory=list)
@@ -214,7 +215,8 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
         await close_all(closers)
         raise
     return Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher,
-                   audit=audit, users=users, engine=order_engine, receipts=receipts, redis=redis_client,
+                   audit=audit, users=users, engine=order_engine, sessions=sessions, receipts=receipts,
+                   redis=redis_client,
                    _closers=closers)
 
 

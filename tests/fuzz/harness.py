@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +33,6 @@ from engine.clock import IST, FixedClock
 from engine.tables import orders as orders_table
 from engine.tables import trades as trades_table
 from handlers.handoff import HANDOFF
-from handlers.middlewares.session import SessionMiddleware
 from handlers.upgrade import PLAN, TRIAL_USED
 from tests.support import payloads as p
 from tests.support.graph_api import FakeGraphAPI
@@ -83,17 +81,6 @@ def body_text(sent: dict[str, Any]) -> str:
     if sent.get("type") == "interactive":
         return sent["interactive"]["body"]["text"]
     return ""
-
-
-def session_store(dispatcher) -> Any:
-    """The session store the dispatcher's session middleware holds (the chain is a closure: walk it)."""
-    step = dispatcher._entry
-    while isinstance(step, types.FunctionType) and step.__closure__:
-        cells = {name: cell.cell_contents for name, cell in zip(step.__code__.co_freevars, step.__closure__)}
-        if isinstance(cells.get("mw"), SessionMiddleware):
-            return cells["mw"]._store
-        step = cells.get("nxt")
-    raise LookupError("no session middleware in the chain")
 
 
 @dataclass
@@ -199,7 +186,7 @@ class FuzzWorld:
         return state
 
     async def remember_sessions(self) -> None:
-        store = session_store(self.runtime.dispatcher)
+        store = self.runtime.sessions
         self.saved = {"sessions": dict(store._data),
                       "languages": {k: (await self.runtime.users.get(k)).language for k in await self._keys()}}
 
@@ -210,7 +197,7 @@ class FuzzWorld:
         """Put every session back (the memory store's table as it was), and a language or handoff a harmless
         message may have switched: so every example meets the same world (a typed "yes" after a fuzzed
         "buy 5 TCS" would be a real confirmation)."""
-        store = session_store(self.runtime.dispatcher)
+        store = self.runtime.sessions
         store._data.clear()
         store._data.update(self.saved["sessions"])
         for key in self.saved["languages"]:     # the users of the set-up (strangers never write twice)
