@@ -117,7 +117,8 @@ class OutboundSender:
             try:
                 await self.run_partition(partition, stop)
             except Exception as exc:  # noqa: BLE001 - logged; the retry re-claims what is unacknowledged
-                log.error("outbound_partition_restart", partition=partition, error=type(exc).__name__)
+                log.error("outbound_partition_restart", partition=partition, error=type(exc).__name__,
+                          rate_limit=f"p{partition}")     # every second while the database is down
                 await _halted(stop, 1.0)
 
     async def run_partition(self, partition: int, stop: asyncio.Event) -> None:
@@ -227,7 +228,8 @@ class _PartitionRun:
         self.room.set()
 
     def _fail(self, exc: BaseException) -> None:
-        log.error("outbound_partition_failed", partition=self.p, error=type(exc).__name__)
+        log.error("outbound_partition_failed", partition=self.p, error=type(exc).__name__,
+                  rate_limit=f"p{self.p}")
         self.error = self.error or exc
         self.halt.set()
         self.room.set()
