@@ -17,30 +17,37 @@ TARGETS = {"intents": "intents.bench", "engine": "engine.bench", "zk": "engine.z
 
 
 def register(sub) -> None:
+    """Each target's own arguments are read only when that target runs: building them would import every
+    benchmark (spaCy, SQLAlchemy, …) for any ``gridworks`` command, a second of every start."""
     parser = sub.add_parser("bench", help="run a benchmark and print its figures")
     targets = parser.add_subparsers(dest="target", metavar="TARGET")
     targets.required = True
     for name, module in TARGETS.items():
-        p = targets.add_parser(name, help=f"benchmark {name}")
-        p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-        p.set_defaults(func=_runner(module))
-        _add_module_arguments(module, p)
+        p = targets.add_parser(name, help=f"benchmark {name} (gridworks bench {name} --help for its options)",
+                               add_help=False, prefix_chars="+")   # every "-" argument is its own
+        p.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        p.set_defaults(func=_runner(name, module))
 
 
-def _add_module_arguments(module: str, parser: argparse.ArgumentParser) -> None:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError:
-        return
+def target_parser(name: str, module: str) -> tuple[argparse.ArgumentParser, object]:
+    """The full parser of one target (its module's ``add_arguments``) and the module."""
+    from bot.cli.common import HelpFormatter
+
+    mod = importlib.import_module(module)
+    parser = argparse.ArgumentParser(prog=f"gridworks bench {name}", formatter_class=HelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     add = getattr(mod, "add_arguments", None)
     if add:
         add(parser)
+    return parser, mod
 
 
-def _runner(module: str):
+def _runner(name: str, module: str):
     def run(args: argparse.Namespace) -> int:
-        figures = importlib.import_module(module).run(args)
-        if args.json:
+        parser, mod = target_parser(name, module)
+        options = parser.parse_args(args.options)
+        figures = mod.run(options)
+        if options.json:
             print(json.dumps(figures, ensure_ascii=False))
         else:
             for key, value in figures.items():
