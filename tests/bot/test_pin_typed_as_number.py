@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.stores.alerts import alerts as alerts_table
 from bot.stores.sql import messages as messages_table
 from tests.bot.test_webhook import post
-from tests.fuzz.harness import body_text, session_store
+from tests.fuzz.harness import body_text
 from tests.support import payloads as p
 
 PHONE, PIN = "919800004411", "975310"
@@ -35,7 +35,7 @@ async def at_rest(env) -> str:
         rows = (await conn.execute(select(messages_table))).mappings().all()
         alerts = (await conn.execute(select(alerts_table))).mappings().all()
     key = (await env.runtime.users.find(PHONE)).key
-    session = await session_store(env.runtime.dispatcher).load(key)
+    session = await env.runtime.sessions.load(key)
     return "\n".join([*(str(dict(r)) for r in rows), *(str(dict(a)) for a in alerts), str(session)])
 
 
