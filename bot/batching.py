@@ -34,9 +34,10 @@ class Coalescer(Generic[Job]):
         self.batches = 0
 
     async def submit(self, job: Job) -> Any:
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._pending.append((job, future))
-        if self._flusher is None or self._flusher.done():
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
             self._flusher = asyncio.create_task(self._flush(), name="coalescer")
         return await asyncio.shield(future)
 

@@ -1,0 +1,60 @@
+"""The Coalescer behind group commits and pipelines: concurrent callers share a batch, each gets its own
+result only once its batch ran, and a failed batch fails every caller in it (and only them)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.batching import Coalescer
+
+
+async def test_callers_arriving_while_a_batch_runs_share_the_next_one():
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def run(jobs):
+        batches.append(list(jobs))
+        if len(batches) == 1:
+            await gate.wait()            # the first batch is slow: everyone else arrives meanwhile
+        return [job * 10 for job in jobs]
+
+    c = Coalescer(run)
+    first = asyncio.create_task(c.submit(1))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(c.submit(n)) for n in range(2, 7)]
+    await asyncio.sleep(0)
+    assert not any(t.done() for t in [first, *rest]), "nobody returns before their batch ran"
+    gate.set()
+    assert await asyncio.gather(first, *rest) == [10, 20, 30, 40, 50, 60]
+    assert batches == [[1], [2, 3, 4, 5, 6]]
+
+
+async def test_a_failed_batch_fails_its_callers_and_the_next_batch_still_runs():
+    calls = 0
+
+    async def run(jobs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionError("database gone")
+        return list(jobs)
+
+    c = Coalescer(run)
+    with pytest.raises(ConnectionError):
+        await c.submit("a")
+    assert await c.submit("b") == "b"
+
+
+async def test_batches_are_bounded():
+    sizes: list[int] = []
+
+    async def run(jobs):
+        sizes.append(len(jobs))
+        await asyncio.sleep(0)
+        return list(jobs)
+
+    c = Coalescer(run, max_batch=4)
+    assert await asyncio.gather(*(c.submit(n) for n in range(10))) == list(range(10))
+    assert max(sizes) <= 4 and sum(sizes) == 10
