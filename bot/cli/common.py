@@ -24,6 +24,14 @@ class CliError(Exception):
         self.code = code
 
 
+def fail(message: str) -> int:
+    """A negative answer an operator can act on (not found, refused): one line on stderr, exit 1."""
+    import sys
+
+    print(f"gridworks: {message}", file=sys.stderr)
+    return 1
+
+
 def settings() -> Any:
     """The frozen settings, read once here for every command (a ``SettingsError`` becomes one line)."""
     from config.settings import load_settings

@@ -15,6 +15,8 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from bot.cli.common import fail
+
 #: How many of a waiting user's messages ``inbox`` shows.
 INBOX_MESSAGES = 5
 
@@ -47,11 +49,6 @@ def _run(args: argparse.Namespace) -> int:
     return asyncio.run(run_action(load(), args))
 
 
-def _fail(message: str) -> int:
-    print(f"gridworks: {message}", file=sys.stderr)
-    return 1
-
-
 async def run_action(settings: Any, args: argparse.Namespace) -> int:
     from bot.app import make_clock
     from bot.cli.common import open_database
@@ -78,9 +75,9 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
             return 0
         user = await users.find(args.wa_id.lstrip("+"))
         if user is None:
-            return _fail(f"no user {args.wa_id}")
+            return fail(f"no user {args.wa_id}")
         if handoff_state(user) is None:
-            return _fail(f"{args.wa_id} is not handed off (the bot answers them)")
+            return fail(f"{args.wa_id} is not handed off (the bot answers them)")
         from handlers.replies import Text
         from locales.catalog import load_catalog
 
@@ -88,9 +85,9 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
         if args.action == "reply":
             text = " ".join(args.text.split()) if args.text else ""
             if not text:
-                return _fail("the reply is empty")
+                return fail("the reply is empty")
             if not _can_deliver(settings):
-                return _fail("no channel to deliver through: set WHATSAPP_TOKEN (or REDIS_URL for a cluster)")
+                return fail("no channel to deliver through: set WHATSAPP_TOKEN (or REDIS_URL for a cluster)")
             await _deliver(settings, db, SqlAuditLog(db, cipher=cipher), user,
                            [Text(t("handoff.agent_says", text=text))], key=f"agent:{now.isoformat()}")
             print(json.dumps({"key": user.key, "delivered": True}))
@@ -107,7 +104,7 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
                     print(f"gridworks: the user was released but not told ({type(exc).__name__})", file=sys.stderr)
             print(json.dumps({"key": user.key, "released": True, "told": told}))
             return 0
-        return _fail(f"unknown action {args.action}")
+        return fail(f"unknown action {args.action}")
     finally:
         await db.dispose()
 

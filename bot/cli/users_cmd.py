@@ -9,8 +9,9 @@ the PIN once per trading day. Output never shows a PIN or its hash.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from bot.cli.common import fail
 
 
 def register(sub) -> None:
@@ -58,9 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_action(settings, args))
     except EngineBusy as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except EngineUnavailable:
-        return _fail("the cluster's engine did not answer (is `gridworks engine` running?). Nothing was changed "
+        return fail("the cluster's engine did not answer (is `gridworks engine` running?). Nothing was changed "
                      "in the engine; run the command again once it is up.")
 
 
@@ -89,11 +90,6 @@ def _sender(wa_id: str):
     return Sender(user_id=wa_id)
 
 
-def _fail(message: str) -> int:
-    print(f"gridworks: {message}", file=sys.stderr)
-    return 1
-
-
 async def run_action(settings: Any, args: argparse.Namespace) -> int:
     """Open the database (and the engine when cash is involved) and run one operator action."""
     import json
@@ -114,7 +110,7 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
             return 0
         user = await users.find(args.wa_id.lstrip("+"))
         if user is None:
-            return _fail(f"no user {args.wa_id}")
+            return fail(f"no user {args.wa_id}")
         if action == "show":
             opened = await _engine(settings, db)
             try:
@@ -132,7 +128,7 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
                 out["engine_sealed"] = await _seal_engine_account(settings, db, updated.account)
             print(json.dumps(out))
             return 0
-        return _fail(f"unknown action {action}")
+        return fail(f"unknown action {action}")
     finally:
         await db.dispose()
 
@@ -195,13 +191,13 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
     from locales.catalog import LANGUAGES
 
     if args.lang not in LANGUAGES:
-        return _fail(f"--lang must be one of {', '.join(LANGUAGES)}")
+        return fail(f"--lang must be one of {', '.join(LANGUAGES)}")
     policy = PinPolicy.from_config(settings.product)
     problem = None if args.pin is None else pin_problem(args.pin, policy, phone=_sender(args.wa_id).phone)
     if problem is not None:
-        return _fail(f"--pin refused: {problem}")
+        return fail(f"--pin refused: {problem}")
     if args.cash is not None and args.cash < 0:
-        return _fail("--cash must not be negative")
+        return fail("--cash must not be negative")
     from bot.app import make_clock
 
     clock = make_clock(settings, simulated=False)
