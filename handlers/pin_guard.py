@@ -6,9 +6,10 @@ the turn's state too: a draft holding the PIN as its quantity or price would sit
 echoed in the next question and on the card, and so in the outbound log). The answer says why the number was
 not taken and asks the question again; the draft and the dialogue stay as they were.
 
-What this trades: the reply differs when a PIN-shaped answer is the PIN, so someone holding the unlocked phone
-could test numbers here without the PIN prompt's lockout. Each test costs one message, is only possible while
-such a question is open, and is answered by a reminder never to send the PIN.
+What this trades, and how it is bounded: the reply differs when a PIN-shaped answer is the PIN, so someone
+holding the unlocked phone could test numbers here without the PIN prompt's lockout. So only the first
+:data:`CHECKS_PER_DAY` PIN-shaped answers of a user's day are checked; later ones are taken as typed (and so
+may be kept, as before this guard). Trying 10,000 four-digit PINs at that rate takes years.
 """
 
 from __future__ import annotations
@@ -16,12 +17,28 @@ from __future__ import annotations
 from handlers.context import TurnContext
 from handlers.middlewares.audit import is_users_pin
 from handlers.replies import Text
-from handlers.security import PinPolicy
+from handlers.security import PinPolicy, pin_candidates
+
+
+#: PIN-shaped answers checked against the PIN per user and day (the rest are taken as typed).
+CHECKS_PER_DAY = 3
+#: Session entry counting today's checks: ``{"day": ISO date, "n": checks}`` (kept when a dialogue ends).
+CHECKS_KEY = "pin_guard"
 
 
 async def typed_pin(ctx: TurnContext) -> bool:
-    """Is this turn's text the user's trading PIN (checked against the hash, off the event loop)?"""
-    return await is_users_pin(ctx.user.profile, ctx.text, PinPolicy.from_config(ctx.services.config))
+    """Is this turn's text the user's trading PIN (checked against the hash, off the event loop)? Within the
+    day's budget only: past it the answer is False whatever the number, so the reply tells nothing."""
+    policy = PinPolicy.from_config(ctx.services.config)
+    if not pin_candidates(ctx.text, policy):
+        return False                       # not PIN-shaped: no check, no budget spent
+    day = ctx.now.date().isoformat()
+    spent = ctx.session.data.get(CHECKS_KEY)
+    used = spent.get("n", 0) if isinstance(spent, dict) and spent.get("day") == day else 0
+    if used >= CHECKS_PER_DAY:
+        return False
+    ctx.session.data[CHECKS_KEY] = {"day": day, "n": used + 1}
+    return await is_users_pin(ctx.user.profile, ctx.text, policy)
 
 
 def not_used(ctx: TurnContext, question: str) -> Text:

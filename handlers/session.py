@@ -3,8 +3,8 @@
 State is explicit (``awaiting`` names the slot, ``expires_at`` bounds it), so an old half-finished dialogue
 can never be resumed by accident. Stored as JSON behind the SessionStore port.
 
-One entry outlives the dialogue: ``data["bound"]``, what the buttons the bot showed this user mean
-(``handlers/bound.py``). Each binding carries its own expiry, so clearing the dialogue keeps them: a button
+Two entries outlive the dialogue: ``data["bound"]``, what the buttons the bot showed this user mean
+(``handlers/bound.py``), and ``data["pin_guard"]``, today's count of PIN checks (``handlers/pin_guard.py``). Each binding carries its own expiry, so clearing the dialogue keeps them: a button
 tapped later still gets a truthful answer ("already used", "expired") instead of a guess.
 """
 
@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 #: ``data`` keys that survive :meth:`Session.clear` (they expire on their own).
-KEPT_ON_CLEAR = ("bound",)
+KEPT_ON_CLEAR = ("bound", "pin_guard")
 
 
 @dataclass(slots=True)

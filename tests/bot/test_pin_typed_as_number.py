@@ -64,3 +64,20 @@ async def test_a_pin_typed_as_a_number_is_not_used_nor_kept(webhook, question, a
     answered = await say(webhook, text(then))
     assert answered and not answered[0].startswith(reminder), answered
     assert not holds_pin(await at_rest(webhook))
+
+
+async def test_past_the_days_budget_a_number_is_not_checked_so_the_reply_tells_nothing(webhook) -> None:
+    """The guard's reply would tell someone holding the phone which number is the PIN: only the first
+    CHECKS_PER_DAY PIN-shaped answers of a day are checked, so enumerating PINs here is not possible."""
+    from handlers.pin_guard import CHECKS_PER_DAY
+
+    for msg in (text("hello"), p.button_reply(PHONE, "onb_lang:en", "English"),
+                p.button_reply(PHONE, "onb_consent:yes", "I agree"), text(PIN)):
+        await say(webhook, msg)
+    reminder = webhook.runtime.services.catalog.render("en", "pin_guard.not_used")
+    for price in range(3500, 3500 + 100 * CHECKS_PER_DAY, 100):    # PIN-shaped answers: each one is checked
+        await say(webhook, text("alert me on TCS"))
+        assert not (await say(webhook, text(str(price))))[0].startswith(reminder)
+    await say(webhook, text("alert me on TCS"))
+    reply = await say(webhook, text(PIN))
+    assert reply and not reply[0].startswith(reminder), reply
