@@ -172,7 +172,7 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
         ownership: Any = RedisOwnership(redis, worker_id=me, partitions=partitions,
                                         lease_s=settings.cluster.lease_s, prefix=prefix)
     else:
-        intake = MemoryIntake(partitions=partitions)
+        intake = MemoryIntake(partitions=partitions, max_backlog=settings.cluster.intake_max)
         outbound = MemoryOutbound(partitions=partitions)
         limiter = LocalRateLimiter(settings.cluster.send_rate)
         messenger = OutboundMessenger(outbound, partitions=partitions)

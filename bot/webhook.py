@@ -19,7 +19,7 @@ from aiohttp import web
 from pywa_async import WhatsApp
 
 from bot import metrics, readiness
-from bot.cluster.intake import Intake
+from bot.cluster.intake import Intake, IntakeFull
 from bot.cluster.side import preference_item, rejected_item, status_item, template_item
 from bot.whatsapp.body import BadBody, load_body
 from bot.whatsapp.parse import parse_batch
@@ -69,6 +69,9 @@ async def receive(request: web.Request) -> web.Response:
     try:
         fresh = await intake.append(batch.messages)
         await intake.append_side(side)
+    except IntakeFull:            # overloaded: the delivery waits at Meta (it retries a 503), not in memory
+        log.warning("intake_full", rate_limit="intake_full")
+        return web.Response(status=503, text="busy, try again")
     except Exception as exc:  # noqa: BLE001 - not durable: Meta must retry the whole delivery
         log.error("intake_unavailable", error=type(exc).__name__)
         return web.Response(status=503, text="try again")

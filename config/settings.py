@@ -48,6 +48,8 @@ class ClusterConfig:
     engine_timeout_s: float = 10.0  # a worker waits this long for the engine before answering "try again"
     lease_s: float = 5.0            # a dead worker's partitions (or a dead engine) are taken over after this
     prefix: str = "gw:"             # every Redis key of the deployment starts with it (one Redis, many clusters)
+    intake_max: int = 2000          # embedded: messages waiting in the in-process intake; past it the webhook
+                                    # answers 503 and Meta retries later (work waits there, not in memory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +223,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
             engine_timeout_s=_parse_float(env, "GRIDWORKS_ENGINE_TIMEOUT", 10.0),
             lease_s=_parse_float(env, "GRIDWORKS_LEASE_SECONDS", 5.0),
             prefix=env.get("GRIDWORKS_REDIS_PREFIX") or "gw:",
+            intake_max=_parse_int(env, "GRIDWORKS_INTAKE_MAX", 2000, low=1, high=10_000_000),
         ),
         clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
         log_level=level,

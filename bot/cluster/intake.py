@@ -71,11 +71,19 @@ class Intake(Protocol):
     async def ack_side(self, entry_ids: Sequence[str]) -> None: ...
 
 
-class MemoryIntake:
-    """In-process intake: one queue in arrival order; the single in-process worker owns every partition."""
+class IntakeFull(Exception):
+    """The in-process intake holds as much as it may: the delivery is refused (503) and Meta retries it."""
 
-    def __init__(self, *, partitions: int = 16) -> None:
+
+class MemoryIntake:
+    """In-process intake: one queue in arrival order; the single in-process worker owns every partition.
+
+    ``max_backlog`` bounds the messages waiting: past it a delivery is refused whole (nothing of it kept, its
+    ids not marked seen), so under overload work waits at Meta, which retries, and not in this process."""
+
+    def __init__(self, *, partitions: int = 16, max_backlog: int | None = None) -> None:
         self.partitions = partitions
+        self.max_backlog = max_backlog
         self._seen = MemoryDedupeStore()
         self._queue: asyncio.Queue[tuple[int, Entry]] = asyncio.Queue()
         self._side: asyncio.Queue[tuple[str, SideItem]] = asyncio.Queue()
@@ -86,6 +94,8 @@ class MemoryIntake:
         return f"{self._seq}-0"
 
     async def append(self, messages: Sequence[InboundMessage]) -> int:
+        if messages and self.max_backlog is not None and self._queue.qsize() + len(messages) > self.max_backlog:
+            raise IntakeFull(f"{self._queue.qsize()} messages are waiting")
         new = 0
         for m in messages:
             if await self._seen.first_seen(m.id, ttl_s=SEEN_TTL_S):

@@ -259,3 +259,40 @@ async def test_rejected_requests_are_logged_but_rate_limited(webhook):
         configure_logging("WARNING")
     lines = [json.loads(line) for line in out.getvalue().splitlines() if "webhook_rejected" in line]
     assert 1 <= len(lines) <= 5 and all(line["reason"] == "bad_signature" for line in lines)
+
+
+async def test_an_overloaded_in_process_intake_refuses_whole_deliveries_so_meta_retries_them(tmp_path):
+    """Past GRIDWORKS_INTAKE_MAX waiting messages a delivery gets 503, nothing of it kept (not even its ids as
+    seen): under overload work waits at Meta, which retries, not in this process's memory."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.cluster.intake import MemoryIntake
+    from bot.webhook import create_web_app
+    from bot.whatsapp.client import build_client, close_client
+    from config.settings import load_settings
+
+    settings = load_settings({"WHATSAPP_APP_SECRET": p.APP_SECRET, "GRIDWORKS_STATE_DIR": str(tmp_path),
+                              "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}", "GRIDWORKS_INTAKE_MAX": "2"})
+    assert settings.cluster.intake_max == 2
+    intake = MemoryIntake(partitions=4, max_backlog=settings.cluster.intake_max)
+    client = build_client(settings.whatsapp)
+    http = TestClient(TestServer(create_web_app(settings=settings, client=client, intake=intake, db=None),
+                                 host="127.0.0.1"))
+    await http.start_server()
+    env = type("Env", (), {"http": http})
+
+    def delivery(*ids: str) -> dict:
+        msgs = [dict(p.text(PHONE_A, "hi"), id=i) for i in ids]
+        return p.envelope(p.messages_value(msgs, [p.contact(PHONE_A)]))
+
+    try:
+        assert (await post(env, delivery("wamid.o1", "wamid.o2", "wamid.o3"))).status == 503
+        assert intake.depth == 0, "a refused delivery keeps nothing"
+        assert (await post(env, delivery("wamid.o1", "wamid.o2"))).status == 200
+        assert (await post(env, delivery("wamid.o3"))).status == 503
+        await intake.read([0, 1, 2, 3], "t", count=10, block_ms=10)     # the worker takes what waits
+        retried = await post(env, delivery("wamid.o3"))
+        assert retried.status == 200 and (await retried.json())["new"] == 1, "Meta's retry is taken in full"
+    finally:
+        await http.close()
+        await close_client(client)
