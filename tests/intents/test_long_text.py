@@ -101,3 +101,55 @@ async def test_other_offload_modes_give_the_same_answers(pipeline, mode):
                            langid_counts=pipeline.langid.counts, offload="inline")
     assert await other.aclassify(text) == plain.classify(text)
     other.close()
+
+
+def test_the_child_process_exits_when_its_parent_is_killed(tmp_path):
+    """A worker killed with SIGKILL never shuts its classifier pool down: the child must not live on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from intents.pipeline import IntentPipeline\n"
+        "if __name__ == '__main__':\n"
+        "    p = IntentPipeline.load(offload='process')\n"
+        "    assert p.offload.wait_ready(120)\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while (line := parent.stdout.readline()) and line.strip() != "ready":
+            lines.append(line)
+        assert line.strip() == "ready", lines
+
+        def children() -> list[int]:
+            found = []
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        stat = Path(f"/proc/{entry}/stat").read_text()
+                        cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if int(stat.rsplit(")", 1)[1].split()[1]) == parent.pid and b"spawn_main" in cmd:
+                        found.append(int(entry))
+            return found
+
+        kids = children()
+        assert kids, "the classifier child runs beside its parent"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
+            time.sleep(0.2)
+        assert not any(Path(f"/proc/{k}").exists() for k in kids), "the orphaned child exited"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
