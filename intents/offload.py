@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
+
+from engine.children import exit_with_parent
 
 if TYPE_CHECKING:
     from intents.gating import GatePolicy
@@ -43,24 +43,11 @@ Classify = Callable[..., "IntentResult"]
 _CHILD: IntentPipeline | None = None
 
 
-def _exit_with_parent() -> None:
-    """A parent killed with SIGKILL (a worker taken down hard) never shuts its pool down: the child would live
-    on, orphaned, holding a model in memory. It watches its parent and exits once the parent is gone."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _child_start(model_dir: str, data_dir: str, policy: GatePolicy, max_chars: int | None) -> None:
     global _CHILD
     from intents.pipeline import IntentPipeline
 
-    _exit_with_parent()
+    exit_with_parent()   # a SIGKILLed parent never shuts this pool down
 
     pipeline = IntentPipeline.load(model_dir=Path(model_dir), data_dir=Path(data_dir), offload="inline",
                                    max_chars=max_chars)

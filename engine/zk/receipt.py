@@ -185,9 +185,13 @@ def verify_portfolio(st: PortfolioStatement, proof: rp.RangeProof) -> bool:
 # ---- process-pool jobs: top-level, picklable, spawn-safe ----
 
 def _worker_init() -> None:
-    """Pool initializer: lower the worker's CPU priority (chat replies on the event loop come first when
-    cores are contended) and build the generator tables once per process."""
+    """Pool initializer: die with the parent, lower the worker's CPU priority (chat replies on the event loop
+    come first when cores are contended) and build the generator tables once per process."""
     import os
+
+    from engine.children import exit_with_parent
+
+    exit_with_parent()
     try:
         os.nice(5)
     except (AttributeError, OSError):  # pragma: no cover - platforms without nice
