@@ -3,6 +3,8 @@ fake Graph API on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +32,9 @@ class WebhookEnv:
         await self.roles.settle(timeout=30)
 
 
-@pytest.fixture
-async def webhook(tmp_path: Path, clock):
-    graph = await FakeGraphAPI().start()
+@contextlib.asynccontextmanager
+async def webhook_env(tmp_path: Path, clock, graph):
+    """The webhook app with the embedded roles behind it, in front of ``graph`` (a started fake Graph API)."""
     settings = load_settings({
         "WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": "verify-me", "WHATSAPP_TOKEN": "EAAtoken",
         "WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID, "WHATSAPP_GRAPH_URL": graph.url,
@@ -50,3 +52,9 @@ async def webhook(tmp_path: Path, clock):
         await http.close()          # stops the roles (and closes the runtime) with the app
         await close_client(client)
         await graph.stop()
+
+
+@pytest.fixture
+async def webhook(tmp_path: Path, clock):
+    async with webhook_env(tmp_path, clock, await FakeGraphAPI().start()) as env:
+        yield env

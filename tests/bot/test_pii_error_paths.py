@@ -17,14 +17,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.logging import LogRateLimiter, configure_logging
-from bot.roles import build_roles
-from bot.webhook import create_web_app
-from bot.whatsapp.client import build_client
-from config.settings import load_settings
-from tests.bot.conftest import WebhookEnv
+from tests.bot.conftest import webhook_env
 from tests.bot.test_webhook import post
 from tests.core.test_logging import BSUID, NAME, PHONE, PHONES, PIN, TEXT, leaks
 from tests.support import payloads as p
@@ -133,23 +128,8 @@ class FailingGraph(FakeGraphAPI):
 @pytest.fixture(params=[400, 500])
 async def failing_webhook(request, tmp_path: Path, clock):
     """The webhook fixture of ``tests/bot/conftest.py``, in front of a Graph API that fails the user's sends."""
-    graph = await FailingGraph(request.param).start()
-    settings = load_settings({
-        "WHATSAPP_APP_SECRET": p.APP_SECRET, "WHATSAPP_VERIFY_TOKEN": "verify-me", "WHATSAPP_TOKEN": "EAAtoken",
-        "WHATSAPP_PHONE_NUMBER_ID": p.PHONE_NUMBER_ID, "WHATSAPP_GRAPH_URL": graph.url,
-        "WHATSAPP_API_VERSION": "22.0", "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
-        "GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
-    })
-    client = build_client(settings.whatsapp)
-    roles = await build_roles(settings, client=client, clock=clock)
-    app = create_web_app(settings=settings, client=client, intake=roles.intake, db=roles.runtime.db, roles=roles)
-    http = TestClient(TestServer(app, host="127.0.0.1"))
-    await http.start_server()
-    try:
-        yield WebhookEnv(http=http, graph=graph, runtime=roles.runtime, roles=roles)
-    finally:
-        await http.close()
-        await graph.stop()
+    async with webhook_env(tmp_path, clock, await FailingGraph(request.param).start()) as env:
+        yield env
 
 
 async def test_graph_api_errors_log_no_personal_data(failing_webhook, out) -> None:
