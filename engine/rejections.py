@@ -15,7 +15,7 @@ MONEY, COUNT, TIME, TEXT = "money", "count", "time", "text"
 
 #: code -> its parameters and their kinds (a test checks every locale's placeholders against this table).
 #: The engine passes values, never display strings: money as integer paise, counts as ints, times as ISO-8601
-#: strings; the caller formats each by its kind in the user's language (handlers.trading_common).
+#: strings; the caller formats each by its kind in the user's language (handlers.trading.common).
 CODES: dict[str, dict[str, str]] = {
     "unknown_symbol": {"symbol": TEXT},
     "index_not_tradable": {"symbol": TEXT},

@@ -20,11 +20,11 @@ from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
 from handlers.conversation import IDLE, Conversation
 from handlers.service_window import push_reply
-from handlers.pin_guard import not_used, typed_pin
+from handlers.trading.pin_guard import not_used, typed_pin
 from handlers.reading import says
 from handlers.replies import ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import setting
+from handlers.trading.common import setting
 from handlers.users import User
 from locales.format import rupees
 

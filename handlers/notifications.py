@@ -17,7 +17,7 @@ from engine.api import EngineEvent, Tier
 from handlers.context import Services
 from handlers.service_window import push_reply
 from handlers.replies import Reply
-from handlers.trading_execute import issue_receipts, side_word
+from handlers.trading.execute import issue_receipts, side_word
 from handlers.users import User
 from locales.format import ist_datetime, quantity, rupees
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from handlers.context import Services, TurnContext
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import Router
-from handlers.trading_common import setting, update_profile
+from handlers.trading.common import setting, update_profile
 from locales.catalog import LANGUAGES, Translator
 from locales.format import rupees
 

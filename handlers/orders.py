@@ -2,7 +2,7 @@
 
 Every button here is bound server-side (``handlers/bound.py``): a row or button carries ``<action>:<nonce>``
 and the order it is about is looked up in the user's own session, never read from the payload. Cancel and
-modify then pass the new order's gate (``trading_flow.start_change``): PIN once a trading day, and a
+modify then pass the new order's gate (``trading.flow.start_change``): PIN once a trading day, and a
 two-minute card whose Confirm alone executes the change.
 """
 
@@ -14,15 +14,15 @@ from engine.api import OrderType, OrderView
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import TurnContext
-from handlers.pin_guard import not_used, typed_pin
+from handlers.trading.pin_guard import not_used, typed_pin
 from handlers.reading import MODIFY_ORDER
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
-from handlers.trading_common import numbers_in, on_tick, setting, to_paise
-from handlers.trading_execute import OPEN_STATUSES, order_line, side_word, status_word
-from handlers.trading_flow import start_change, until_
-from handlers.trading_states import MODIFY_VALUE, TRADING
+from handlers.trading.change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
+from handlers.trading.common import numbers_in, on_tick, setting, to_paise
+from handlers.trading.execute import OPEN_STATUSES, order_line, side_word, status_word
+from handlers.trading.flow import start_change, until_
+from handlers.trading.states import MODIFY_VALUE, TRADING
 from locales.format import ist_time, quantity, rupees
 
 router = Router("orders")

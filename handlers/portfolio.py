@@ -13,7 +13,7 @@ from handlers.context import TurnContext
 from handlers.replies import Button, Buttons, Document, Text, texts
 from handlers.router import Router
 from handlers.security import trading_day
-from handlers.trading_execute import side_word
+from handlers.trading.execute import side_word
 from locales.catalog import Translator
 from locales.format import ist_date, ist_time, percent, quantity, rupees
 from locales.plural import counted

@@ -4,7 +4,7 @@ State is explicit (``awaiting`` names the slot, ``expires_at`` bounds it), so an
 can never be resumed by accident. Stored as JSON behind the SessionStore port.
 
 Two entries outlive the dialogue: ``data["bound"]``, what the buttons the bot showed this user mean
-(``handlers/bound.py``), and ``data["pin_guard"]``, today's count of PIN checks (``handlers/pin_guard.py``). Each binding carries its own expiry, so clearing the dialogue keeps them: a button
+(``handlers/bound.py``), and ``data["pin_guard"]``, today's count of PIN checks (``handlers/trading/pin_guard.py``). Each binding carries its own expiry, so clearing the dialogue keeps them: a button
 tapped later still gets a truthful answer ("already used", "expired") instead of a guess.
 """
 

@@ -29,7 +29,7 @@ from handlers.context import Services, TurnContext
 from handlers.middlewares.subscription import in_service_window, push_reply
 from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Template, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import setting
+from handlers.trading.common import setting
 from handlers.users import User
 from locales.format import ist_date, rupees
 

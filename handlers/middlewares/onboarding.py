@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from handlers.trading_states import PIN_SETUP, TRADING
+from handlers.trading.states import PIN_SETUP, TRADING
 from handlers.messages import MessageKind
 from handlers.security import looks_like_pin_attempt
 from intents.types import Entities
 from handlers.onboarding import (CONSENT_ACTION, LANG_ACTION, NOT_REMEMBERED, consent_card, consented,
                                  language_picker, open_account, typed_language)
 from handlers.replies import Reply, Text
-from handlers.trading_common import said_no, said_yes, setting
+from handlers.trading.common import said_no, said_yes, setting
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 from locales.catalog import LANGUAGES
 

@@ -69,7 +69,7 @@ async def test_a_pin_typed_as_a_number_is_not_used_nor_kept(webhook, question, a
 async def test_past_the_days_budget_a_number_is_not_checked_so_the_reply_tells_nothing(webhook) -> None:
     """The guard's reply would tell someone holding the phone which number is the PIN: only the first
     CHECKS_PER_DAY PIN-shaped answers of a day are checked, so enumerating PINs here is not possible."""
-    from handlers.pin_guard import CHECKS_PER_DAY
+    from handlers.trading.pin_guard import CHECKS_PER_DAY
 
     for msg in (text("hello"), p.button_reply(PHONE, "onb_lang:en", "English"),
                 p.button_reply(PHONE, "onb_consent:yes", "I agree"), text(PIN)):

@@ -13,7 +13,7 @@ import pytest
 from engine.clock import IST
 from handlers.conversation import IDLE, Conversation, IllegalTransition
 from handlers.session import Session
-from handlers.trading_states import CONFIRMATION, DRAFT_KEY, PENDING_KEY, PIN, QUANTITY, TRADING
+from handlers.trading.states import CONFIRMATION, DRAFT_KEY, PENDING_KEY, PIN, QUANTITY, TRADING
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
@@ -51,7 +51,7 @@ def test_undeclared_states_and_moves_are_refused() -> None:
 
 
 def test_no_trading_module_writes_a_dialogue_state_itself() -> None:
-    files = [*HANDLERS.glob("trading*.py"), HANDLERS / "orders.py", HANDLERS / "security.py",
+    files = [*HANDLERS.glob("trading/*.py"), HANDLERS / "orders.py", HANDLERS / "security.py",
              HANDLERS / "middlewares" / "onboarding.py"]
     states = "|".join(sorted(TRADING.states))
     for path in files:
@@ -66,7 +66,7 @@ PENDING = {"upgrade.py": "service_window (campaigns helper)", "pin_guard.py": "i
 
 def test_features_do_not_import_middlewares() -> None:
     composers = {"dispatcher.py", "routes.py"}          # the chain's composition, not features
-    offenders = sorted(p.name for p in HANDLERS.glob("*.py")
+    offenders = sorted(p.name for p in [*HANDLERS.glob("*.py"), *HANDLERS.glob("trading/*.py")]
                        if p.name not in composers | set(PENDING)
                        and re.search(r"^\s*from handlers\.middlewares", p.read_text(encoding="utf-8"), re.M))
     assert offenders == []
@@ -78,6 +78,6 @@ def test_declared_conversations_own_their_state_literals() -> None:
     from handlers.quotes import QUOTES
 
     states = "|".join(sorted(ALERTS.states | CLARIFICATION.states | QUOTES.states | TRADING.states))
-    for path in [*HANDLERS.glob("*.py"), *HANDLERS.glob("middlewares/*.py")]:
+    for path in [*HANDLERS.glob("*.py"), *HANDLERS.glob("*/*.py")]:
         text = path.read_text(encoding="utf-8")
         assert not re.search(rf"(\.expect\(|on_awaiting\(|awaiting == )\s*\"({states})\"", text), path.name

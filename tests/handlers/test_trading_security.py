@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from engine.clock import IST
 from handlers.security import (PIN_KEY, PinCheck, PinPolicy, attempt, check_pin, hash_pin, has_pin, locked_until,
                                looks_like_pin_attempt, pin_profile, set_pin, valid_pin_format, verified_today)
-from handlers.trading_common import on_tick, to_paise
-from handlers.trading_draft import Draft, apply_entities, missing_slot
+from handlers.trading.common import on_tick, to_paise
+from handlers.trading.draft import Draft, apply_entities, missing_slot
 from intents.types import Entities
 
 FAST = PinPolicy(scrypt_n=1024)          # same algorithm, cheaper cost: these tests check logic, not cost
@@ -79,7 +79,7 @@ def test_rejections_are_formatted_by_kind_in_the_users_language() -> None:
     """The engine sends values (paise, counts, ISO times); the reply formats each by its declared kind."""
     from engine.api import Rejection
     from engine.rejections import reject
-    from handlers.trading_common import rejection_text
+    from handlers.trading.common import rejection_text
     from locales.catalog import load_catalog
 
     en, hi = load_catalog().translator("en"), load_catalog().translator("hi")

@@ -1,7 +1,7 @@
 """The confirmation card and the risk alerts it carries.
 
 The card is bound to one pending action — a new order (``draft``) or a change to an open order (``change``,
-``handlers/trading_change.py``): a random id in the session, and Confirm / Cancel buttons bound to it
+``handlers/trading/change.py``): a random id in the session, and Confirm / Cancel buttons bound to it
 (``handlers/bound.py``, payload ``tconfirm:<nonce>``). A new order's client_order_id is derived from the id
 and the confirm nonce, so the same confirmation can never place two orders. Risk alerts are information,
 never advice: the user still decides.
@@ -20,9 +20,9 @@ from handlers.context import TurnContext
 from handlers.replies import Button, Buttons
 from handlers.security import trading_day
 from handlers.session import Session
-from handlers.trading_common import setting
-from handlers.trading_draft import Draft
-from handlers.trading_states import PENDING_KEY  # noqa: F401 - the card's session key, used here and re-exported
+from handlers.trading.common import setting
+from handlers.trading.draft import Draft
+from handlers.trading.states import PENDING_KEY  # noqa: F401 - the card's session key, used here and re-exported
 from locales.format import ist_datetime, quantity, rupees
 from locales.plural import counted
 

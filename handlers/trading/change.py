@@ -2,7 +2,7 @@
 
 What the user asked for ("new price ₹1,410.50", "cancel it") is kept server-side as an :class:`OrderChange`:
 in the session while the PIN is asked (``change``), then inside the card's pending action. Only that card's
-Confirm executes it (``handlers/trading_confirm.py``); no button payload carries an order id or a value.
+Confirm executes it (``handlers/trading/confirm.py``); no button payload carries an order id or a value.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from engine.api import OrderStatus, OrderView
 from handlers.context import TurnContext
 from handlers.replies import Reply, Text
-from handlers.trading_card import PENDING_KEY, card, new_pending
-from handlers.trading_common import rejection_text, setting
-from handlers.trading_states import CHANGE_KEY, CONFIRMATION, DRAFT_KEY, MODIFY_KEY, TRADING
+from handlers.trading.card import PENDING_KEY, card, new_pending
+from handlers.trading.common import rejection_text, setting
+from handlers.trading.states import CHANGE_KEY, CONFIRMATION, DRAFT_KEY, MODIFY_KEY, TRADING
 
 __all__ = ["CHANGE_KEY", "MODIFY_KEY", "OrderChange", "change_of", "execute_change", "show_change_card"]
-from handlers.trading_execute import OPEN_STATUSES, order_line, order_text, side_word
+from handlers.trading.execute import OPEN_STATUSES, order_line, order_text, side_word
 from locales.catalog import Translator
 from locales.format import quantity, rupees
 

@@ -1,7 +1,7 @@
 """The order flow's engine room: ask the next missing slot, gate on the PIN, show the confirmation card.
 
-Shared by the entry and slot handlers (``handlers/trading.py``), the PIN handlers (``trading_pin.py``), the
-confirmation handlers (``trading_confirm.py``) and order changes (``handlers/orders.py``). The half-built
+Shared by the entry and slot handlers (``dialogue.py``), the PIN handlers (``pin.py``), the
+confirmation handlers (``confirm.py``) and order changes (``handlers/orders.py``). The half-built
 order lives in the session as ``draft``, a change to an open order as ``change``; the card's pending action as
 ``pending``. A new order and a change pass the same gate: PIN once a trading day, then a card.
 """
@@ -18,11 +18,11 @@ from handlers.quotes import pick_symbol
 from handlers.reading import part_said
 from handlers.replies import Button, Buttons, Text
 from handlers.security import has_pin, locked_until, verified_today
-from handlers.trading_card import PENDING_KEY, card, card_body, new_pending, risk_alerts
-from handlers.trading_change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
-from handlers.trading_common import numbers_in, rejection_text, said_no, said_yes, setting, to_paise
-from handlers.trading_draft import Draft, from_entities, missing_slot
-from handlers.trading_states import (CONFIRMATION, DRAFT_KEY, PIN, PIN_SETUP, PRICE, QUANTITY, SYMBOL, TRADING,
+from handlers.trading.card import PENDING_KEY, card, card_body, new_pending, risk_alerts
+from handlers.trading.change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
+from handlers.trading.common import numbers_in, rejection_text, said_no, said_yes, setting, to_paise
+from handlers.trading.draft import Draft, from_entities, missing_slot
+from handlers.trading.states import (CONFIRMATION, DRAFT_KEY, PIN, PIN_SETUP, PRICE, QUANTITY, SYMBOL, TRADING,
                                      TRIGGER)
 from locales.format import ist_time, quantity, rupees
 from locales.plural import counted

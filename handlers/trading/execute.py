@@ -21,7 +21,7 @@ from engine.calendar import TradingCalendar
 from engine.clock import IST
 from handlers.context import Services
 from handlers.replies import Document, Reply, Text
-from handlers.trading_common import pseudonym, rejection_text
+from handlers.trading.common import pseudonym, rejection_text
 from handlers.users import User
 from locales.catalog import Translator
 from locales.format import ist_datetime, ist_time, quantity, rupees

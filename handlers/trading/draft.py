@@ -11,9 +11,9 @@ from collections.abc import Mapping
 
 from engine.api import OrderRequest, OrderType, Product, Side, Tier
 from intents.types import Entities
-from handlers.trading_common import on_tick, to_paise
+from handlers.trading.common import on_tick, to_paise
 
-from handlers.trading_states import DRAFT_KEY, PRICE, QUANTITY, SYMBOL, TRIGGER
+from handlers.trading.states import DRAFT_KEY, PRICE, QUANTITY, SYMBOL, TRIGGER
 
 __all__ = ["DRAFT_KEY", "Draft", "apply_entities", "from_entities", "missing_slot"]
 

@@ -18,12 +18,12 @@ from handlers.context import TurnContext
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import looks_like_pin_attempt
-from handlers.trading_card import CANCEL_ACTION, CONFIRM_ACTION, PENDING_KEY, client_order_id, pending_expired
-from handlers.trading_change import OrderChange, execute_change
-from handlers.trading_draft import Draft
-from handlers.trading_execute import log_pro_order, outcome_text, receipt_job
-from handlers.trading_flow import cancel_dialogue, no, restart, start_order, yes
-from handlers.trading_states import CONFIRMATION
+from handlers.trading.card import CANCEL_ACTION, CONFIRM_ACTION, PENDING_KEY, client_order_id, pending_expired
+from handlers.trading.change import OrderChange, execute_change
+from handlers.trading.draft import Draft
+from handlers.trading.execute import log_pro_order, outcome_text, receipt_job
+from handlers.trading.flow import cancel_dialogue, no, restart, start_order, yes
+from handlers.trading.states import CONFIRMATION
 
 router = Router("trading.confirm")
 LAST_KEY = "last_confirmed"   # the card executed last, so a second "yes" is answered truthfully

@@ -14,9 +14,9 @@ from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, looks_like_pin_attempt, set_pin
 from handlers.security import valid_pin_format, weak_pin
-from handlers.trading_common import update_profile
-from handlers.trading_flow import after_pin, cancel_dialogue, elsewhere, no, restart, start_order, waiting_for_pin
-from handlers.trading_states import PIN, PIN_SETUP
+from handlers.trading.common import update_profile
+from handlers.trading.flow import after_pin, cancel_dialogue, elsewhere, no, restart, start_order, waiting_for_pin
+from handlers.trading.states import PIN, PIN_SETUP
 from locales.format import ist_time
 
 router = Router("trading.pin")

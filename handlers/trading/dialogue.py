@@ -3,7 +3,7 @@
 Nothing is placed without an explicit Confirm on a card bound to that exact pending order (id + nonce), and
 nothing twice: the client_order_id comes from the confirmation, and the engine is idempotent on it. Slot
 questions, PIN and card all live in the session (``draft`` / ``pending``), so a reply that is not an answer
-loses nothing. This module holds the entry and the slot questions; ``trading_pin`` and ``trading_confirm``
+loses nothing. This module holds the entry and the slot questions; ``pin`` and ``confirm``
 hold the rest and are included in this router.
 """
 
@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from engine.api import OrderType, Side
 from handlers.context import TurnContext
-from handlers.pin_guard import not_used, typed_pin
+from handlers.trading.pin_guard import not_used, typed_pin
 from handlers.quotes import pick_symbol
 from handlers.reading import part_said
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading_common import numbers_in, to_paise
-from handlers.trading_confirm import router as confirm_router
-from handlers.trading_draft import apply_entities
-from handlers.trading_flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_dialogue, draft_of, elsewhere,
+from handlers.trading.common import numbers_in, to_paise
+from handlers.trading.confirm import router as confirm_router
+from handlers.trading.draft import apply_entities
+from handlers.trading.flow import (PRICE_ACTION, SYMBOL_ACTION, advance, cancel_dialogue, draft_of, elsewhere,
                                    market_said, no, restart, start_order)
-from handlers.trading_pin import router as pin_router
-from handlers.trading_states import PRICE, QUANTITY, SYMBOL, TRIGGER
+from handlers.trading.pin import router as pin_router
+from handlers.trading.states import PRICE, QUANTITY, SYMBOL, TRIGGER
 from locales.format import rupees
 
 router = Router("trading")
