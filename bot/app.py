@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.campaigns.store import CampaignStore, privacy_words
+from bot.campaigns.store import CampaignStore
 from bot import metrics
 from bot.stores.alerts import SqlAlertStore
 from bot.stores.crypto import DataCipher
@@ -204,11 +204,11 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None,
         audit = SqlAuditLog(db, cipher=cipher)
         alerts = SqlAlertStore(db)
         await alerts.create_schema()
-        campaigns = CampaignStore(db, privacy_words=privacy_words(settings.product))
+        campaigns = CampaignStore(db, privacy_words=settings.product.campaigns.facts.privacy_words)
         await campaigns.create_schema()
         services = Services(catalog=load_catalog(), clock=clock, users=users, intents=intents, engine=order_engine,
                             receipts=receipts, alerts=alerts, messenger=messenger(audit) if messenger else None,
-                            config=settings.product, extras={"campaigns": campaigns})
+                            product=settings.product, extras={"campaigns": campaigns})
         dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, audit=audit,
                                 extra_middlewares=build_middlewares())
     except BaseException:

@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
+from config.product import CampaignPolicyConfig
+
 IST = ZoneInfo("Asia/Kolkata")
 
 
@@ -32,6 +34,12 @@ class Policy:
     quiet_start: time = time(21, 0)    # IST; no marketing from quiet_start to quiet_end
     quiet_end: time = time(9, 0)
     rate: float = 20.0                 # campaign sends per second (below the number's total rate)
+
+    @classmethod
+    def from_config(cls, c: CampaignPolicyConfig) -> "Policy":
+        """``config/campaigns.toml`` ``[policy]``: the base a campaign file's ``[policy]`` overrides."""
+        return cls(cap_days=c.cap_days, cap_count=c.cap_count, quiet_start=c.quiet_start,
+                   quiet_end=c.quiet_end, rate=c.rate)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None, base: "Policy | None" = None) -> "Policy":

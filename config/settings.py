@@ -1,4 +1,4 @@
-"""Frozen settings, parsed once at start-up from the environment and optional ``config/*.toml``.
+"""Frozen settings, parsed once at start-up from the environment and ``config/*.toml``.
 
 Nothing below the composition root reads ``os.environ``: each component receives only its own
 section. Bad values fail loudly here, with the variable's name, instead of deep inside a handler.
@@ -7,13 +7,14 @@ section. Bad values fail loudly here, with the variable's name, instead of deep 
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Mapping
 
-CONFIG_DIR = Path(__file__).resolve().parent
+from config.product import (CONFIG_DIR, ProductConfig, ProductConfigError, load_product_config,
+                            shipped_product_config)
+
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "22.0"
 DEFAULT_METRICS_PORT = 9464
@@ -80,7 +81,8 @@ class Settings:
     clock_start: datetime | None = None
     log_level: str = "INFO"
     tick_seconds: float = 15.0      # how often the server moves the market and pushes fills, alerts, reminders
-    product: Mapping[str, object] = field(default_factory=dict)
+    #: ``config/*.toml``, typed (:mod:`config.product`); each component is handed only its own section.
+    product: ProductConfig = field(default_factory=shipped_product_config)
     #: Port of the metrics-only HTTP server of a worker or engine role (the web role serves /metrics on its
     #: own port); None: off. ``GRIDWORKS_METRICS_PORT``: a port, 0 for any free one, or ``off``.
     metrics_port: int | None = DEFAULT_METRICS_PORT
@@ -157,22 +159,13 @@ def _parse_int(env: Mapping[str, str], name: str, default: int, *, low: int, hig
     return value
 
 
-def load_product_config(config_dir: Path = CONFIG_DIR) -> dict[str, object]:
-    """Merge every ``config/*.toml`` into one mapping keyed by file stem (``tiers.toml`` → ``["tiers"]``)."""
-    merged: dict[str, object] = {}
-    for path in sorted(config_dir.glob("*.toml")):
-        with path.open("rb") as fh:
-            try:
-                merged[path.stem] = tomllib.load(fh)
-            except tomllib.TOMLDecodeError as exc:
-                raise SettingsError(f"{path.name}: {exc}") from exc
-    from config.product import ProductConfigError, check_product_config
-
+def product_config(config_dir: Path = CONFIG_DIR) -> ProductConfig:
+    """The typed product configuration of ``config_dir``; any problem is a :class:`SettingsError` naming the
+    file and the key, so the process stops before it serves anyone."""
     try:
-        check_product_config(merged)     # unknown keys, wrong types and missing keys stop the start-up here
+        return load_product_config(config_dir)
     except ProductConfigError as exc:
         raise SettingsError(str(exc)) from None
-    return merged
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CONFIG_DIR) -> Settings:
@@ -228,7 +221,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, config_dir: Path = CO
         clock_start=_parse_clock(env.get("GRIDWORKS_CLOCK")),
         log_level=level,
         tick_seconds=_parse_float(env, "GRIDWORKS_TICK_SECONDS", 15.0),
-        product=load_product_config(config_dir),
+        product=product_config(config_dir),
         metrics_port=_parse_metrics_port(env.get("GRIDWORKS_METRICS_PORT")),
         drain_seconds=_parse_drain(env.get("GRIDWORKS_DRAIN_SECONDS")),
     )

@@ -67,11 +67,12 @@ async def _durable(path: str, n: int, *, group: bool, concurrency: int, batch: i
     from engine.api import OrderRequest, OrderType, Side
     from engine.clock import IST, FixedClock
     from engine.db import make_engine
-    from engine.factory import open_engine, resolve_config
+    from config.product import shipped_product_config
+    from engine.factory import open_engine
     from engine.params import EngineParams
 
-    cfg = resolve_config(None)
-    params = dataclasses.replace(EngineParams.from_config(cfg["engine"]), group_commit=group,
+    cfg = shipped_product_config()
+    params = dataclasses.replace(EngineParams.from_config(cfg.engine), group_commit=group,
                                  starting_cash=10**13, writer_process=writer_process)
     db = make_engine(f"sqlite+aiosqlite:///{path}")
     clock = FixedClock(datetime(2026, 11, 23, 10, 0, tzinfo=IST))

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Mapping
 
+from config.product import CalendarConfig, Hours
 from engine.clock import IST
 
 
@@ -44,15 +44,6 @@ class Session:
         return int((self.close - self.open).total_seconds() // 60)
 
 
-def _hm(text: str) -> time:
-    hh, mm = text.split(":")
-    return time(int(hh), int(mm))
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 @dataclass(frozen=True, slots=True)
 class _Hours:
     pre_open_start: time
@@ -62,22 +53,18 @@ class _Hours:
     name: str = ""
 
     @classmethod
-    def parse(cls, table: Mapping[str, Any], name: str = "") -> "_Hours":
-        return cls(_hm(table["pre_open_start"]), _hm(table["pre_open_end"]), _hm(table["open"]),
-                   _hm(table["close"]), name)
+    def of(cls, hours: Hours, name: str = "") -> "_Hours":
+        return cls(hours.pre_open_start, hours.pre_open_end, hours.open, hours.close, name)
 
 
 class TradingCalendar:
-    """Built from the ``calendar`` config mapping (the parsed ``config/calendar.toml``)."""
+    """Built from ``config/calendar.toml`` (:class:`config.product.CalendarConfig`)."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        sessions = config["sessions"]
-        self._regular = _Hours.parse(sessions)
-        self._weekdays = frozenset(int(d) for d in sessions.get("weekdays", (0, 1, 2, 3, 4)))
-        self._holidays = {_as_date(h["date"]): str(h.get("name", "")) for h in config.get("holidays", ())}
-        self._special = {_as_date(s["date"]): _Hours.parse(s, str(s.get("name", "")))
-                         for s in config.get("special_sessions", ())}
-        self.closing_start = _hm(sessions.get("closing_start", "15:40"))
+    def __init__(self, config: CalendarConfig) -> None:
+        self._regular = _Hours.of(config.sessions)
+        self._weekdays = frozenset(config.sessions.weekdays)
+        self._holidays = {h.date: h.name for h in config.holidays}
+        self._special = {s.date: _Hours.of(s, s.name) for s in config.special_sessions}
         self._sessions: dict[date, Session | None] = {}
 
     def holiday_name(self, day: date) -> str | None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Mapping
 
+from config.product import BrokerageConfig, ChargesConfig, Flat, TiersConfig
+from config.product import ProductRates as ProductRatesConfig
 from engine.api import Charges, Product, Side, Tier
 
 
-def _frac(value: Any) -> Fraction:
-    return Fraction(str(value))
+def _frac(value: Decimal) -> Fraction:
+    return Fraction(value)
 
 
 def round_half_up(x: Fraction, unit: int = 1) -> int:
@@ -34,9 +37,9 @@ class ProductRates:
     stamp_buy: Fraction
 
     @classmethod
-    def parse(cls, t: Mapping[str, Any]) -> "ProductRates":
-        return cls(_frac(t.get("stt_buy", 0)), _frac(t.get("stt_sell", 0)), bool(t.get("stt_round_rupee", False)),
-                   _frac(t.get("exchange", 0)), _frac(t.get("sebi", 0)), _frac(t.get("stamp_buy", 0)))
+    def of(cls, r: ProductRatesConfig) -> "ProductRates":
+        return cls(_frac(r.stt_buy), _frac(r.stt_sell), r.stt_round_rupee, _frac(r.exchange), _frac(r.sebi),
+                   _frac(r.stamp_buy))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +60,10 @@ class Brokerage:
     flat_paise: int = 0
 
     @classmethod
-    def parse(cls, t: Mapping[str, Any]) -> "Brokerage":
-        kind = str(t.get("kind", "flat"))
-        if kind not in ("flat", "percent_clamped"):
-            raise ValueError(f"unknown brokerage kind {kind!r}")
-        return cls(kind, _frac(t.get("percent", 0)), int(t.get("min_paise", 0)), int(t.get("max_paise", 0)),
-                   int(t.get("flat_paise", 0)))
+    def of(cls, b: BrokerageConfig) -> "Brokerage":
+        if isinstance(b, Flat):
+            return cls("flat", flat_paise=b.flat_paise)
+        return cls("percent_clamped", _frac(b.percent), b.min_paise, b.max_paise)
 
     def fee(self, value_paise: int) -> int:
         if value_paise <= 0:
@@ -79,18 +80,11 @@ ZERO_BROKERAGE = Brokerage("flat")
 class ChargeSchedule:
     """Computes :class:`Charges` for an order's executed value from the dated rates and the tier list."""
 
-    def __init__(self, charges: Mapping[str, Any], tiers: Mapping[str, Any]) -> None:
-        rows = []
-        for r in charges.get("rates", ()):
-            eff = r["effective_from"]
-            eff = eff if isinstance(eff, date) else date.fromisoformat(str(eff))
-            rows.append(RateRow(eff, _frac(r.get("gst", "0.18")),
-                                {p.value: ProductRates.parse(r.get(p.value, {})) for p in Product}))
-        if not rows:
-            raise ValueError("config charges.rates is empty")
+    def __init__(self, charges: ChargesConfig, tiers: TiersConfig) -> None:
+        rows = [RateRow(r.effective_from, _frac(r.gst), {p.value: ProductRates.of(getattr(r, p.value))
+                                                         for p in Product}) for r in charges.rates]
         self._rows = sorted(rows, key=lambda r: r.effective_from)
-        self._tiers = {str(name).upper(): Brokerage.parse((t or {}).get("brokerage", t or {}))
-                       for name, t in tiers.items()}
+        self._tiers = {t.value: Brokerage.of(getattr(tiers, t.value).brokerage) for t in Tier}
         self._terms: dict[tuple, tuple] = {}
 
     def brokerage(self, tier: Tier | str) -> Brokerage:

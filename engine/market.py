@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Mapping, Protocol
+from typing import Mapping, Protocol
 
+from config.product import MarketConfig
 from engine import prng
 from engine.api import Quote
 from engine.calendar import Phase, Session, TradingCalendar
@@ -52,28 +53,26 @@ def round_to_tick(price: float | int, tick: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class MarketParams:
-    seed: int = 20261123
-    ref_date: date = date(2026, 11, 20)
-    daily_vol: float = 0.012
-    open_gap_vol: float = 0.004
-    intraday_vol: float = 0.009
-    half_spread_bp: float = 1.0
-    depth_levels: int = 5
-    level_value_min_paise: int = 20_000_000
-    level_value_max_paise: int = 80_000_000
+    """``config/engine.toml`` ``[market]``. The path has minute resolution by construction, so there is no
+    sampling knob: resting orders and :meth:`SimulatedMarket.samples` see every minute."""
+
+    seed: int
+    ref_date: date
+    daily_vol: float
+    open_gap_vol: float
+    intraday_vol: float
+    half_spread_bp: float
+    depth_levels: int
+    level_value_min_paise: int
+    level_value_max_paise: int
 
     @classmethod
-    def from_config(cls, t: Mapping[str, Any]) -> "MarketParams":
-        ref = t.get("ref_date", cls.ref_date)
-        return cls(seed=int(t.get("seed", cls.seed)),
-                   ref_date=ref if isinstance(ref, date) else date.fromisoformat(str(ref)),
-                   daily_vol=float(t.get("daily_vol", cls.daily_vol)),
-                   open_gap_vol=float(t.get("open_gap_vol", cls.open_gap_vol)),
-                   intraday_vol=float(t.get("intraday_vol", cls.intraday_vol)),
-                   half_spread_bp=float(t.get("half_spread_bp", cls.half_spread_bp)),
-                   depth_levels=int(t.get("depth_levels", cls.depth_levels)),
-                   level_value_min_paise=int(t.get("level_value_min_paise", cls.level_value_min_paise)),
-                   level_value_max_paise=int(t.get("level_value_max_paise", cls.level_value_max_paise)))
+    def from_config(cls, c: MarketConfig) -> "MarketParams":
+        return cls(seed=c.seed, ref_date=c.ref_date, daily_vol=float(c.daily_vol),
+                   open_gap_vol=float(c.open_gap_vol), intraday_vol=float(c.intraday_vol),
+                   half_spread_bp=float(c.half_spread_bp),
+                   depth_levels=c.depth_levels, level_value_min_paise=c.level_value_min_paise,
+                   level_value_max_paise=c.level_value_max_paise)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +91,10 @@ class SimulatedMarket:
     """Deterministic market: the same seed and time always give the same prices."""
 
     def __init__(self, instruments: InstrumentMaster, calendar: TradingCalendar,
-                 params: MarketParams | None = None) -> None:
+                 params: MarketParams) -> None:
         self.instruments = instruments
         self.calendar = calendar
-        self.params = params or MarketParams()
+        self.params = params
         self._closes: dict[str, dict[int, int]] = {}
         self._day_index: dict[date, int] = {}
         self._paths: dict[tuple[str, date], _DayPath] = {}

@@ -50,7 +50,7 @@ async def clarify(ctx: TurnContext):
     for name in options:
         if name not in seen and name != "out_of_scope" and ctx.t.has(f"core.intent.{name}"):
             seen.append(name)
-    if not seen or pin_candidates(ctx.text, PinPolicy.from_config(ctx.services.config)):
+    if not seen or pin_candidates(ctx.text, PinPolicy.from_config(ctx.services.product.trading.pin)):
         # A bare PIN-shaped number means nothing to clarify, and it may be the user's PIN: the clarification
         # would keep the words in the session, so it is not offered (for any such number, matched or not).
         return fallback_reply(ctx)
@@ -64,7 +64,7 @@ async def clarify(ctx: TurnContext):
 async def clarify_answer(ctx: TurnContext):
     """"no" to "Did you mean …?" drops the question politely (a dead end otherwise: "I didn't understand")."""
     if ctx.match.intent == "deny" and not ctx.match.clarify:
-        ctx.session.clear()
+        CLARIFICATION.end(ctx.session)
         return Text(ctx.t("core.clarify_dropped"))
     return UNHANDLED
 

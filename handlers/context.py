@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
+from config.product import ProductConfig, shipped_product_config
 from engine.api import OrderEngine, OrderView, Tier
 from engine.clock import Clock
 from handlers.messages import InboundMessage
@@ -32,7 +33,9 @@ class Services:
     receipts: Any | None = None
     alerts: Any | None = None
     messenger: Messenger | None = None
-    config: Mapping[str, Any] = field(default_factory=dict)
+    #: ``config/*.toml``, typed and validated at start-up: read ``product.trading.confirmation.ttl_seconds``,
+    #: never a mapping with a default.
+    product: ProductConfig = field(default_factory=shipped_product_config)
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ conversation code in ``handlers/trading*.py`` stays small and these rules are te
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -20,6 +21,7 @@ from itertools import pairwise
 from typing import Any
 from collections.abc import Mapping
 
+from config.product import PinConfig
 from engine.clock import IST
 
 _DIGITS = re.compile(r"^\d+$")
@@ -42,10 +44,9 @@ class PinPolicy:
     scrypt_p: int = 1
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> PinPolicy:
-        section = dict((config.get("trading") or {}).get("pin") or {})
-        known = {k: int(v) for k, v in section.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+    def from_config(cls, pin: PinConfig) -> PinPolicy:
+        """From ``config/trading.toml`` ``[pin]``."""
+        return cls(**pin.model_dump())
 
 
 def clean_pin_text(text: str) -> str:
@@ -207,3 +208,15 @@ def set_pin(pin: str, now: datetime, policy: PinPolicy, *, phone: str | None = N
         return None
     return {PIN_KEY: hash_pin(pin, policy), VERIFIED_DAY_KEY: trading_day(now).isoformat(), FAILURES_KEY: 0,
             LOCKED_UNTIL_KEY: None}
+
+
+async def is_users_pin(profile: Mapping[str, Any], text: str | None, policy: PinPolicy) -> bool:
+    """Is ``text`` the PIN stored (hashed) in ``profile``? Cheap for anything that is not PIN-shaped; the
+    scrypt comparison runs off the event loop."""
+    record = profile.get(PIN_KEY)
+    if not isinstance(record, Mapping):
+        return False
+    for candidate in pin_candidates(text, policy):
+        if await asyncio.to_thread(check_pin, record, candidate):
+            return True
+    return False

@@ -135,12 +135,12 @@ async def send_bench(url: str, sends: int, rates: list[float]) -> dict[str, Any]
     from config.settings import WhatsAppConfig
     from engine.clock import IST, FixedClock
     from locales.catalog import load_catalog
-    from config.settings import load_product_config
+    from config.product import shipped_product_config
 
     out: dict[str, Any] = {}
     sink = await GraphSink().start()
     client = build_client(WhatsAppConfig(token="EAAbench", phone_number_id="1000", graph_url=sink.url))
-    catalog, config = load_catalog(), load_product_config()
+    catalog, config = load_catalog(), shipped_product_config()
     clock = FixedClock(datetime.fromisoformat(START).astimezone(IST))
     try:
         for rate in [*rates, 100_000.0]:

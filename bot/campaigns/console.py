@@ -25,7 +25,7 @@ async def campaign_step(channel: Any, user: str, spec: Any, *, at: datetime | No
     if at is not None and hasattr(runtime.clock, "set"):
         runtime.clock.set(at)
     path = Path(str(spec.get("file") if isinstance(spec, dict) else spec))
-    base = Policy.from_mapping((runtime.settings.product.get("campaigns") or {}).get("policy"))
+    base = Policy.from_config(runtime.services.product.campaigns.policy)
     campaign = load(path, base_policy=base)
     store: CampaignStore = runtime.services.extras["campaigns"]
     got: dict[str, list[Reply]] = {}
@@ -37,7 +37,7 @@ async def campaign_step(channel: Any, user: str, spec: Any, *, at: datetime | No
         return f"console.{uuid.uuid4().hex}"
 
     result = await run(store, campaign, send=console_send, now=runtime.clock.now, catalog=runtime.services.catalog,
-                       config=runtime.services.config, users=users)
+                       config=runtime.services.product, users=users)
     catalog = runtime.services.catalog
     replies = []
     for reply in got.get(user, []):

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from bot.campaigns.store import CampaignStore, privacy_words
+from bot.campaigns.store import CampaignStore
 from campaigns.definition import Campaign, load
 from campaigns.policy import Policy
+from config.product import ProductConfig
 from config.settings import Settings
 
 
@@ -23,12 +24,12 @@ class CampaignEnv:
     users: Any
     catalog: Any
     clock: Any
-    config: Any
+    config: ProductConfig
     closers: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
     def base_policy(self) -> Policy:
-        return Policy.from_mapping((self.config.get("campaigns") or {}).get("policy"))
+        return Policy.from_config(self.config.campaigns.policy)
 
     def load(self, path: str) -> Campaign:
         return load(path, base_policy=self.base_policy)
@@ -72,7 +73,7 @@ async def open_env(settings: Settings) -> CampaignEnv:
     from locales.catalog import load_catalog
 
     db = make_engine(settings.storage.database_url)
-    store = CampaignStore(db, privacy_words=privacy_words(settings.product))
+    store = CampaignStore(db, privacy_words=settings.product.campaigns.facts.privacy_words)
     env = CampaignEnv(settings=settings, db=db, store=store,
                       users=SqlUserRepository(db, cipher=DataCipher.from_secrets(settings.secrets)),
                       catalog=load_catalog(), clock=make_clock(settings, simulated=False), config=settings.product,

@@ -35,6 +35,7 @@ from bot.cluster.send_rate import LocalRateLimiter, SendLimiter
 from bot.whatsapp.templates import BY_NAME, TEXT_SOURCE, meta_locale, render
 from campaigns.definition import Campaign
 from campaigns.policy import SendFacts, skip_reason
+from config.product import ProductConfig
 from handlers.optout import CHANGED_AT, OPTED_OUT
 from handlers.replies import Reply, Template
 from handlers.upgrade import PlanBook, order_pricing
@@ -52,13 +53,13 @@ def nudge_payloads(nonce: str) -> tuple[str, ...]:
     return tuple(f"{action}:{nonce}" for action in NUDGE_ACTIONS)
 
 
-def template_values(name: str, config: Any) -> dict[str, str]:
+def template_values(name: str, config: ProductConfig) -> dict[str, str]:
     """The nudge templates' parameters, from the product config (never per-user data)."""
-    book = PlanBook.from_config(config)
-    return {"days": str(book.trial_days), "pro_fee": order_pricing(config)["pro_fee"]}
+    book = PlanBook.from_config(config.plans)
+    return {"days": str(book.trial_days), "pro_fee": order_pricing(config.tiers)["pro_fee"]}
 
 
-def nudge_reply(catalog: Any, config: Any, template: str, lang: str, nonce: str) -> Template:
+def nudge_reply(catalog: Any, config: ProductConfig, template: str, lang: str, nonce: str) -> Template:
     tpl = BY_NAME[template]
     values = template_values(template, config)
     text = render(catalog, tpl, TEXT_SOURCE[meta_locale(lang)], values)
@@ -119,7 +120,7 @@ class CampaignQueue:
     partitions = 1
 
     def __init__(self, store: CampaignStore, campaign: Campaign, *, now: Callable[[], datetime], catalog: Any,
-                 config: Any, users: Any, progress: Progress) -> None:
+                 config: ProductConfig, users: Any, progress: Progress) -> None:
         self.store, self.c, self.now = store, campaign, now
         self.catalog, self.config, self.users, self.progress = catalog, config, users, progress
         self.by_address: dict[str, str] = {}       # address -> user key of items handed to the sender
@@ -230,7 +231,7 @@ class RunResult:
 
 
 async def run(store: CampaignStore, campaign: Campaign, *, send: SendFn, now: Callable[[], datetime], catalog: Any,
-              config: Any, users: Any, number_limiter: SendLimiter | None = None,
+              config: ProductConfig, users: Any, number_limiter: SendLimiter | None = None,
               progress: Progress | None = None, max_in_flight: int | None = None,
               policy: RetryPolicy = RetryPolicy(), resend_unknown_after: timedelta | None = None) -> RunResult:
     """Send the campaign's planned rows until none is left, it is paused, or quiet hours begin.

@@ -345,10 +345,6 @@ class CampaignStore:
             return [dict(r._mapping) for r in rows]
 
 
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 async def confirm_tracked(db: AsyncEngine, tracked: Sequence[tuple[str, str, str]]) -> int:
     """Statuses Meta sent for campaign sends (tracker ``c:{campaign}:{nonce}``): a send a crash left
     ``sending``/``unknown`` is now known to be ``sent`` (and gets its audit row, so the funnel sees it)."""
@@ -376,9 +372,3 @@ async def confirm_tracked(db: AsyncEngine, tracked: Sequence[tuple[str, str, str
                     status=status if status in ("sent", "delivered", "read", "failed") else "accepted",
                     correlation_id=f"c:{campaign}"[:32], created_at=at, status_at=at))
     return changed
-
-
-def privacy_words(product_config: Mapping[str, Any]) -> tuple[str, ...]:
-    """``config/campaigns.toml`` ``[facts] privacy_words``."""
-    facts = as_mapping(as_mapping(product_config.get("campaigns")).get("facts"))
-    return tuple(str(w) for w in facts.get("privacy_words") or ())

@@ -131,7 +131,7 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     from bot.app import make_clock
     from bot.cluster.engine_rpc import EngineServer
     from bot.cluster.redis_client import connect
-    from engine.factory import open_engine, resolve_config
+    from engine.factory import open_engine
     from engine.params import EngineParams
 
     log = structlog.get_logger("gridworks.engine_role")
@@ -140,7 +140,7 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     # The cluster's engine serves every worker at once: concurrent commands share one transaction (group
     # commit), whatever config/engine.toml says for the one-process default (measured on PostgreSQL with 200
     # concurrent orders: about 150 orders/s one commit each, 1,700 grouped).
-    params = replace(EngineParams.from_config(resolve_config(settings.product)["engine"]), group_commit=True)
+    params = replace(EngineParams.from_config(settings.product.engine), group_commit=True)
     from bot.stores.crypto import DataCipher
 
     engine = await open_engine(db=db, clock=clock, config=settings.product, params=params,

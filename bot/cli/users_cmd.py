@@ -192,7 +192,7 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
 
     if args.lang not in LANGUAGES:
         return fail(f"--lang must be one of {', '.join(LANGUAGES)}")
-    policy = PinPolicy.from_config(settings.product)
+    policy = PinPolicy.from_config(settings.product.trading.pin)
     problem = None if args.pin is None else pin_problem(args.pin, policy, phone=_sender(args.wa_id).phone)
     if problem is not None:
         return fail(f"--pin refused: {problem}")
@@ -207,7 +207,8 @@ async def _create(settings: Any, db: Any, users: Any, args: argparse.Namespace) 
     try:
         sender = _sender(args.wa_id)
         user = await users.get_or_create(sender, now=now, language=args.lang)
-        profile = {**user.profile, **consent_profile(now)}
+        profile = {**user.profile, **consent_profile(
+            now, terms_version=settings.product.trading.onboarding.terms_version)}
         if args.pin is not None:
             profile[PIN_KEY] = hash_pin(args.pin, policy)
         fields: dict[str, Any] = {"profile": profile, "language": args.lang,

@@ -20,7 +20,6 @@ from handlers.context import TurnContext
 from handlers.replies import Button, Buttons
 from handlers.security import trading_day
 from handlers.session import Session
-from handlers.trading.common import setting
 from handlers.trading.draft import Draft
 from handlers.trading.states import PENDING_KEY  # noqa: F401 - the card's session key, used here and re-exported
 from locales.format import ist_datetime, quantity, rupees
@@ -59,9 +58,8 @@ def pending_expired(pending: Mapping[str, Any], now: datetime) -> bool:
 async def risk_alerts(ctx: TurnContext, draft: Draft, estimate: Estimate, quote: Quote | None) -> list[str]:
     """Simple, explainable checks before confirming (thresholds in config/trading.toml [risk])."""
     engine, account, t = ctx.services.engine, ctx.user.account, ctx.t
-    share_pct = float(setting(ctx, "risk", "order_share_pct", 20))
-    conc_pct = float(setting(ctx, "risk", "concentration_pct", 50))
-    nth = int(setting(ctx, "risk", "orders_per_day_notice", 10))
+    risk = ctx.services.product.trading.risk
+    share_pct, conc_pct, nth = risk.order_share_pct, risk.concentration_pct, risk.orders_per_day_notice
     holdings = await engine.holdings(account)
     funds = await engine.funds(account)
     invested = sum(h.value_paise for h in holdings)
@@ -120,7 +118,7 @@ def card_body(ctx: TurnContext, draft: Draft, estimate: Estimate, name: str, ale
                        else t("trading.card.next_open")))
     if alerts:
         lines.append(t("trading.risk.heading") + "\n" + "\n".join(f"⚠️ {a}" for a in alerts))
-    ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
+    ttl = ctx.services.product.trading.confirmation.ttl_seconds
     lines.append(t("trading.card.footer", minutes=max(1, round(ttl / 60))))
     return "\n\n".join(lines)
 

@@ -15,9 +15,8 @@ may be kept, as before this guard). Trying 10,000 four-digit PINs at that rate t
 from __future__ import annotations
 
 from handlers.context import TurnContext
-from handlers.middlewares.audit import is_users_pin
 from handlers.replies import Text
-from handlers.security import PinPolicy, pin_candidates
+from handlers.security import PinPolicy, is_users_pin, pin_candidates
 
 
 #: PIN-shaped answers checked against the PIN per user and day (the rest are taken as typed).
@@ -29,7 +28,7 @@ CHECKS_KEY = "pin_guard"
 async def typed_pin(ctx: TurnContext) -> bool:
     """Is this turn's text the user's trading PIN (checked against the hash, off the event loop)? Within the
     day's budget only: past it the answer is False whatever the number, so the reply tells nothing."""
-    policy = PinPolicy.from_config(ctx.services.config)
+    policy = PinPolicy.from_config(ctx.services.product.trading.pin)
     if not pin_candidates(ctx.text, policy):
         return False                       # not PIN-shaped: no check, no budget spent
     day = ctx.now.date().isoformat()

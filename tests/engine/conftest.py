@@ -13,12 +13,13 @@ from engine.calendar import TradingCalendar
 from engine.charges import ChargeSchedule
 from engine.clock import IST
 from engine.core import EngineCore
-from engine.factory import open_engine, resolve_config
+from config.product import shipped_product_config
+from engine.factory import open_engine
 from engine.instruments import load_instruments
 from engine.market import MarketParams, SimulatedMarket
 from engine.params import EngineParams
 
-CONFIG = resolve_config(None)
+CONFIG = shipped_product_config()
 MON_10 = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
 
 
@@ -27,15 +28,15 @@ def ist(*args: int) -> datetime:
 
 
 def make_market() -> SimulatedMarket:
-    return SimulatedMarket(load_instruments(), TradingCalendar(CONFIG["calendar"]),
-                           MarketParams.from_config(CONFIG["engine"]["market"]))
+    return SimulatedMarket(load_instruments(), TradingCalendar(CONFIG.calendar),
+                           MarketParams.from_config(CONFIG.engine.market))
 
 
 def make_core(now: datetime = MON_10, **param_overrides: Any) -> EngineCore:
-    params = dataclasses.replace(EngineParams.from_config(CONFIG["engine"]), **param_overrides)
+    params = dataclasses.replace(EngineParams.from_config(CONFIG.engine), **param_overrides)
     market = make_market()
     return EngineCore(instruments=load_instruments(), market=market, calendar=market.calendar,
-                      schedule=ChargeSchedule(CONFIG["charges"], CONFIG["tiers"]), params=params,
+                      schedule=ChargeSchedule(CONFIG.charges, CONFIG.tiers), params=params,
                       advanced_to=now)
 
 

@@ -63,7 +63,7 @@ async def batches(engine, clock, start: int, count: int, size: int) -> None:
 async def main(path: str, start: int, count: int, batch: int = 0, proc: bool = False) -> None:
     db = make_engine(f"sqlite+aiosqlite:///{path}")
     clock = FixedClock(MON_10 + timedelta(seconds=start))
-    params = dataclasses.replace(EngineParams.from_config(CONFIG["engine"]), group_commit=True,
+    params = dataclasses.replace(EngineParams.from_config(CONFIG.engine), group_commit=True,
                                  writer_process=proc) if batch else None
     engine = await open_engine(db=db, clock=clock, config=CONFIG, params=params)
     for acct in ACCOUNTS:

@@ -1,10 +1,11 @@
 from datetime import date
+from decimal import Decimal
 
 from engine.api import Product, Side, Tier
 from engine.charges import ZERO_BROKERAGE, Brokerage, ChargeSchedule
 from tests.engine.conftest import CONFIG
 
-SCHEDULE = ChargeSchedule(CONFIG["charges"], CONFIG["tiers"])
+SCHEDULE = ChargeSchedule(CONFIG.charges, CONFIG.tiers)
 DAY = date(2026, 11, 23)
 
 
@@ -40,11 +41,11 @@ def test_intraday_sell_pays_stt_and_buy_pays_stamp_only():
 
 
 def test_rates_are_dated_rows():
-    later = {"rates": list(CONFIG["charges"]["rates"]) + [
-        {"effective_from": date(2027, 4, 1), "gst": "0.18",
-         "CNC": {"stt_buy": "0.002", "stt_sell": "0.002", "stt_round_rupee": True, "exchange": "0.0000297",
-                 "sebi": "0.000001", "stamp_buy": "0.00015"}, "MIS": {}}]}
-    s = ChargeSchedule(later, CONFIG["tiers"])
+    row = CONFIG.charges.rates[-1]
+    doubled = row.CNC.model_copy(update={"stt_buy": Decimal("0.002"), "stt_sell": Decimal("0.002")})
+    later = CONFIG.charges.model_copy(update={"rates": (*CONFIG.charges.rates, row.model_copy(
+        update={"effective_from": date(2027, 4, 1), "CNC": doubled}))})
+    s = ChargeSchedule(later, CONFIG.tiers)
     before = s.compute(product=Product.CNC, side=Side.BUY, value_paise=1_400_000, on=date(2027, 3, 31),
                        brokerage=ZERO_BROKERAGE)
     after = s.compute(product=Product.CNC, side=Side.BUY, value_paise=1_400_000, on=date(2027, 4, 1),

@@ -37,7 +37,7 @@ def mixed_requests(prefix: str) -> list[OrderRequest]:
 
 
 def params(group: bool, writer_process: bool = False) -> EngineParams:
-    return dataclasses.replace(EngineParams.from_config(CONFIG["engine"]), group_commit=group,
+    return dataclasses.replace(EngineParams.from_config(CONFIG.engine), group_commit=group,
                                writer_process=writer_process)
 
 

@@ -15,12 +15,13 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.stores.crypto import DataCipher
 from engine.api import OrderRequest, OrderType, Side, Tier
-from engine.factory import open_engine, resolve_config
+from config.product import shipped_product_config
+from engine.factory import open_engine
 from engine.params import EngineParams
 from engine.sealed import SealedRowsWithoutKeys
 from engine.tables import metadata, order_events, postings, trades
 
-CONFIG: dict = {}
+CONFIG = shipped_product_config()
 PRO, LITE = "919877012345", "919877054321"
 
 
@@ -48,7 +49,7 @@ async def _state(engine, account: str):
 
 async def test_first_pro_order_seals_the_accounts_history_and_restart_reads_it(db, clock) -> None:
     keyring = DataCipher.from_hex([secrets.token_hex(32)])
-    params = dataclasses.replace(EngineParams.from_config(resolve_config(CONFIG)["engine"]), group_commit=True)
+    params = dataclasses.replace(EngineParams.from_config(CONFIG.engine), group_commit=True)
     engine = await open_engine(db=db, clock=clock, config=CONFIG, params=params, keyring=keyring)
     try:
         await engine.open_account(PRO, starting_cash_paise=98_765_432)

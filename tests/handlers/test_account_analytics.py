@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from config.product import shipped_product_config
 from engine.api import Holding, Side, Trade
 from engine.clock import IST
 from handlers.analytics import (CoachingRules, concentration, nudges, realized_by_symbol, sector_allocation)
@@ -78,5 +79,6 @@ def test_averaging_down_repeatedly() -> None:
 
 
 def test_rules_from_config() -> None:
-    rules = CoachingRules.from_config({"analytics": {"coaching": {"overtrading_orders_per_day": 3, "bogus": 1}}})
+    coaching = shipped_product_config().analytics.coaching.model_copy(update={"overtrading_orders_per_day": 3})
+    rules = CoachingRules.from_config(coaching)
     assert rules.overtrading_orders_per_day == 3 and rules.window_days == 7

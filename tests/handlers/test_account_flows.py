@@ -12,10 +12,11 @@ from config.settings import load_settings
 from engine.api import Tier
 from handlers.context import Services
 from handlers.messages import InboundMessage, Sender
-from handlers.middlewares.subscription import LAST_SEEN, SubscriptionCheck, push_reply
+from handlers.middlewares.subscription import SubscriptionCheck
 from handlers.replies import Buttons, Template, Text
 from handlers.turn import Turn, TurnResult, TurnStatus
-from handlers.upgrade import PLAN, TRIAL_USED, on_tick
+from handlers.service_window import LAST_SEEN, push_reply, seen_changes
+from handlers.upgrade import PLAN, TRIAL_USED, expire_if_due, on_tick
 from locales.catalog import load_catalog
 
 
@@ -23,7 +24,7 @@ def _services(db, clock) -> Services:
     settings = load_settings({})
     repo = SqlUserRepository(db, cipher=DataCipher.from_hex(["22" * 32]))
     return Services(catalog=load_catalog(), clock=clock, users=repo, intents=None, engine=None,  # type: ignore[arg-type]
-                    config=settings.product)
+                    product=settings.product)
 
 
 async def _pro_trial_user(services: Services, now, *, until, phone="919800000301"):
@@ -46,7 +47,7 @@ async def test_subscription_check_expires_an_ended_trial_before_routing(db, cloc
 
     msg = InboundMessage(id="m1", sender=Sender(phone=user.key), timestamp=now, text="portfolio")
     turn = Turn(message=msg, correlation_id="c", services=services, now=now, user=user, tier=user.tier)
-    result = await SubscriptionCheck()(turn, handler)
+    result = await SubscriptionCheck(expire=expire_if_due, touch=seen_changes)(turn, handler)
     assert seen == [Tier.LITE]                                   # routed as LITE already
     assert isinstance(result.replies[0], Buttons) and "trial has ended" in result.replies[0].body
     assert result.replies[1] == Text("handled")

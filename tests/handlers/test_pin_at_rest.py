@@ -137,24 +137,24 @@ async def test_a_pin_typed_as_an_answer_to_another_question_is_withheld_from_the
 async def test_the_hash_check_runs_off_the_event_loop_and_only_for_pin_shaped_texts(monkeypatch) -> None:
     import threading
 
-    from handlers.middlewares import audit
+    from handlers import security
     from handlers.security import PinPolicy, pin_profile
 
     policy = PinPolicy(scrypt_n=1024)
     profile = pin_profile(PIN, policy)
     threads: list[str] = []
-    real = audit.check_pin
+    real = security.check_pin
 
     def spy(record, pin):
         threads.append(threading.current_thread().name)
         return real(record, pin)
 
-    monkeypatch.setattr(audit, "check_pin", spy)
-    assert await audit.is_users_pin(profile, "97 53 10", policy)
-    assert not await audit.is_users_pin(profile, "975311", policy)
+    monkeypatch.setattr(security, "check_pin", spy)
+    assert await security.is_users_pin(profile, "97 53 10", policy)
+    assert not await security.is_users_pin(profile, "975311", policy)
     assert threads and threading.main_thread().name not in threads
     threads.clear()
     for other in ("buy 10 TCS", "12", "97531000", "", None):
-        assert not await audit.is_users_pin(profile, other, policy)
-    assert not await audit.is_users_pin({}, PIN, policy)             # no PIN yet: nothing to compare
+        assert not await security.is_users_pin(profile, other, policy)
+    assert not await security.is_users_pin({}, PIN, policy)             # no PIN yet: nothing to compare
     assert threads == []

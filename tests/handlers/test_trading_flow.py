@@ -52,7 +52,7 @@ async def _channel(db, tmp_path: Path, *, receipts: bool = False) -> tuple[Runti
         service = await open_receipts(db=db, secrets=settings.secrets, clock=clock)
     users, audit, messenger = SqlUserRepository(db), SqlAuditLog(db), ConsoleMessenger()
     services = Services(catalog=load_catalog(), clock=clock, users=users, intents=_intents(), engine=engine,
-                        receipts=service, messenger=messenger, config=settings.product)
+                        receipts=service, messenger=messenger, product=settings.product)
     dispatcher = Dispatcher(router=build_router(), services=services, sessions=MemorySessionStore(),
                             audit=audit,
                             extra_middlewares=build_middlewares())

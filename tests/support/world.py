@@ -108,7 +108,7 @@ async def open_world(db, tmp_path: Path, *, at: datetime) -> World:
     await alerts.create_schema()
     users, audit, sessions = SqlUserRepository(db), SqlAuditLog(db), MemorySessionStore()
     services = Services(catalog=load_catalog(), clock=clock, users=users, intents=intents(), engine=engine,
-                        alerts=alerts, messenger=ConsoleMessenger(), config=settings.product)
+                        alerts=alerts, messenger=ConsoleMessenger(), product=settings.product)
     dispatcher = Dispatcher(router=build_router(), services=services, sessions=sessions, audit=audit,
                             extra_middlewares=build_middlewares())
     runtime = Runtime(settings=settings, db=db, clock=clock, services=services, dispatcher=dispatcher,

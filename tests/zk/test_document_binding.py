@@ -37,7 +37,7 @@ def portfolio():
 
 
 def _as_file(doc) -> bytes:
-    """Serialised as the product writes the attachment (handlers/trading/execute.py)."""
+    """Serialised as the product writes the attachment (handlers/receipts.py)."""
     return json.dumps(doc, ensure_ascii=False, indent=1).encode()
 
 
