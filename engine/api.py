@@ -40,6 +40,7 @@ class OrderStatus(StrEnum):
     TRIGGER_PENDING = "TRIGGER PENDING"
     COMPLETE = "COMPLETE"
     CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"              # a DAY order the close ended before it filled (fully)
     REJECTED = "REJECTED"
 
 
@@ -151,15 +152,62 @@ class OrderView:
         }
 
 
+class EventKind(StrEnum):
+    """What happened to an order: the one vocabulary of the engine's event stream, for commands and clock alike."""
+
+    ACCEPTED = "accepted"                  # validated and working (or queued as AMO / waiting for its trigger)
+    REJECTED = "rejected"                  # a new order refused (``order.rejection`` says why)
+    MODIFIED = "modified"
+    RELEASED = "released"                  # an after-market order sent to the exchange
+    TRIGGERED = "triggered"                # a stop reached its trigger: now a working order
+    PARTIALLY_FILLED = "partially_filled"  # trades, quantity left
+    FILLED = "filled"                      # trades, nothing left
+    CANCELLED = "cancelled"                # by the user, an IOC remainder, or MIS orders at the cut-off
+    EXPIRED = "expired"                    # a DAY order at the close
+    SQUARED_OFF = "squared_off"            # the MIS position closed at the cut-off (the engine's own order)
+
+    @classmethod
+    def _missing_(cls, value: object) -> EventKind | None:
+        """Ticks published before the kinds were typed said ``fill``: still readable during an upgrade (a tick
+        a worker cannot read would be retried for ever)."""
+        return cls.FILLED if value == "fill" else None
+
+
+#: Kinds that carry trades.
+FILL_KINDS = frozenset({EventKind.PARTIALLY_FILLED, EventKind.FILLED, EventKind.SQUARED_OFF})
+
+
+@dataclass(frozen=True, slots=True)
+class EngineEvent:
+    """One thing that happened to one order, with the order as it stood right after. Consecutive fills of an
+    order within one command or clock step are one event (its ``trades``); each trade is in exactly one event,
+    so a consumer that tells fills and issues receipts from events does each once."""
+
+    kind: EventKind
+    order: OrderView
+    trades: tuple[Trade, ...] = ()
+
+    @property
+    def is_fill(self) -> bool:
+        return self.kind in FILL_KINDS
+
+
 @dataclass(frozen=True, slots=True)
 class OrderResult:
-    """The outcome of place/modify/cancel. ``duplicate`` means the idempotency key was seen before."""
+    """The outcome of place/modify/cancel. ``duplicate`` means the idempotency key was seen before.
+
+    ``events`` are what the command did to its own order, in order (e.g. accepted, then filled): the caller
+    tells its user from them. What it did to other orders (a resting order it traded against) is published
+    on the clock's stream (:meth:`OrderEngine.advance`) for their owners. A duplicate or a refused command
+    carries no events: nothing happened now. ``trades`` lists every trade the command executed, both sides
+    (audit and tests; handlers read ``events``)."""
 
     accepted: bool
     order: OrderView | None = None
     rejection: Rejection | None = None
     trades: tuple[Trade, ...] = ()
     duplicate: bool = False
+    events: tuple[EngineEvent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,16 +360,6 @@ class ContractNote:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class EngineEvent:
-    """Something that happened to an order without a user command (a resting order filled, AMO released,
-    SL triggered, DAY expiry, MIS square-off). The app turns these into notifications and PRO receipts."""
-
-    kind: str                     # "fill" | "triggered" | "released" | "expired" | "squared_off" | "cancelled"
-    order: OrderView
-    trades: tuple[Trade, ...] = ()
-
-
 class EngineUnavailable(Exception):
     """The engine did not answer in time (a cluster's engine is restarting or overloaded). The request was
     sent with a deadline past which the engine never executes it, so the caller can safely say "nothing was
@@ -345,4 +383,6 @@ class OrderEngine(Protocol):
     async def funds(self, account: str) -> Funds: ...
     async def quote(self, symbol: str) -> Quote | None: ...
     async def contract_note(self, account: str, day: date) -> ContractNote | None: ...
-    async def advance(self, now: datetime) -> Sequence[EngineEvent]: ...
+    async def advance(self, now: datetime) -> Sequence[EngineEvent]:
+        """Move the market to ``now``; the events of the clock (resting fills, triggers, AMO releases, expiries,
+        square-offs) and those commands caused to other users' orders since the last call, in order."""

@@ -2,6 +2,11 @@
 their ledger effects. No I/O and no awaits: every command mutates memory and records a :class:`Changes` set
 that the persistence layer commits in one transaction before the caller hears the result.
 
+Every lifecycle transition and every fill is also told as a typed :class:`engine.api.EngineEvent` (the table
+``engine.lifecycle.TOLD``; consecutive fills of an order are one event): a command returns its own order's,
+the clock (:func:`engine.session.catch_up`) returns its step's, and what a command did to other users' orders
+waits in ``pending_events`` for the next ``advance()``.
+
 Time-driven behaviour (AMO release, auction, triggers, resting fills, MIS square-off, DAY expiry) lives in
 :mod:`engine.session`, which drives this core.
 """
@@ -13,17 +18,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from engine.api import (EngineEvent, Funds, OrderRequest, OrderResult, OrderStatus, OrderType, Product, Side,
-                        Trade, Validity)
+from engine.api import (EngineEvent, EventKind, Funds, OrderRequest, OrderResult, OrderStatus, OrderType, Product,
+                        Rejection, Side, Trade, Validity)
 from engine.book import BUY, SELL, Book
 from engine.calendar import Session, TradingCalendar
 from engine.charges import ChargeSchedule, sub
 from engine.clock import IST
 from engine.instruments import InstrumentMaster
 from engine.ledger import (CAPITAL, CLEARING, AccountState, HoldingState, Ledger, PositionState, cash_key)
-from engine.lifecycle import Event, next_status
+from engine.lifecycle import TOLD, Event, next_status
 from engine.market import MarketData
-from engine.orders import (STAGE_AMO, STAGE_BOOK, STAGE_DONE, STAGE_PREOPEN, STAGE_TRIGGER, Order, trade_row)
+from engine.orders import (SQUARE_OFF_TAG, STAGE_AMO, STAGE_BOOK, STAGE_DONE, STAGE_PREOPEN, STAGE_TRIGGER, Order,
+                           trade_row)
 from engine.params import EngineParams
 from engine.rejections import reject
 from engine.validation import ValidationMixin
@@ -48,6 +54,15 @@ class Changes:
 
 
 RECENT_ORDERS = 4096
+
+
+@dataclass(slots=True)
+class _Fills:
+    """Fills of one order not told yet: one event once something else happens to the order (or at the end)."""
+
+    order: Order
+    trades: list[Trade]
+    at: int                      # its place in the events told so far
 
 
 class EngineCore(ValidationMixin):
@@ -77,7 +92,9 @@ class EngineCore(ValidationMixin):
         # a simulated clock set after construction (even backwards) then loses nothing.
         self.started = started
         self.changes = Changes()
-        self.pending_events: list[EngineEvent] = []
+        self.pending_events: list[EngineEvent] = []   # told on the next advance()
+        self._told: list[EngineEvent | None] = []      # since the last take_events() (None: fills still open)
+        self._fills: dict[str, _Fills] = {}
         self._local_for: datetime | None = None
         self._cutoffs: dict[date, datetime] = {}     # MIS cut-off per session day (memo)
         self._local: datetime = advanced_to
@@ -94,6 +111,9 @@ class EngineCore(ValidationMixin):
         return changes
 
     def _touch(self, order: Order, event: Event, at: datetime, detail: dict[str, Any] | None = None) -> None:
+        kind = TOLD.get(event)
+        if kind is not None and self._fills:
+            self._close_fills(order.order_id)      # its fills so far are told as they stood, before this
         order.status = next_status(None if event in (Event.ACCEPT, Event.ACCEPT_TRIGGER, Event.REJECT)
                                    else order.status, event)
         order.updated_at = at
@@ -101,6 +121,42 @@ class EngineCore(ValidationMixin):
         self.changes.events.append({"order_id": order.order_id, "event": event._value_,
                                     "status": order.status._value_,
                                     "filled": order.filled, "at": at, "detail": detail or {}})
+        if kind is not None and not (kind is EventKind.ACCEPTED and order.tag == SQUARE_OFF_TAG):
+            self._told.append(EngineEvent(kind, order.view()))
+
+    # -- the event stream ---------------------------------------------------------------------------
+    def _tell_fill(self, order: Order, trade: Trade) -> None:
+        fills = self._fills.get(order.order_id)
+        if fills is None:
+            self._fills[order.order_id] = _Fills(order, [trade], len(self._told))
+            self._told.append(None)
+        else:
+            fills.trades.append(trade)
+
+    def _close_fills(self, order_id: str) -> None:
+        fills = self._fills.pop(order_id, None)
+        if fills is None:
+            return
+        order = fills.order
+        kind = (EventKind.SQUARED_OFF if order.tag == SQUARE_OFF_TAG else
+                EventKind.FILLED if order.pending == 0 else EventKind.PARTIALLY_FILLED)
+        self._told[fills.at] = EngineEvent(kind, order.view(), tuple(fills.trades))
+
+    def take_events(self) -> list[EngineEvent]:
+        """Everything told since the last call, in order (the clock's step, or one command)."""
+        for order_id in list(self._fills):
+            self._close_fills(order_id)
+        told, self._told = self._told, []
+        return told  # type: ignore[return-value]   # no None left: every open fill was closed above
+
+    def _result(self, order: Order, *, accepted: bool, rejection: Rejection | None = None,
+                trades: list[Trade] | tuple[Trade, ...] = ()) -> OrderResult:
+        """A command's result with its own order's events; what it did to other orders waits for advance()."""
+        own: list[EngineEvent] = []
+        for e in self.take_events():
+            (own if e.order.order_id == order.order_id else self.pending_events).append(e)
+        return OrderResult(accepted=accepted, order=own[-1].order if own else order.view(), rejection=rejection,
+                           trades=tuple(trades), events=tuple(own))
 
     def _account_changed(self, acct: AccountState) -> None:
         self.changes.accounts[acct.account] = acct
@@ -204,7 +260,7 @@ class EngineCore(ValidationMixin):
             order.rejection = rejection
             order.stage = STAGE_DONE
             self._touch(order, Event.REJECT, now, {"code": rejection.code if rejection else "unknown"})
-            return OrderResult(accepted=False, order=order.view(), rejection=rejection)
+            return self._result(order, accepted=False, rejection=rejection)
         order.protection = plan.protection
         order.is_amo, order.release_at, order.stage = plan.is_amo, plan.release_at, plan.stage
         acct = self.accounts[req.account]
@@ -225,7 +281,7 @@ class EngineCore(ValidationMixin):
             self.triggers.setdefault(order.symbol, set()).add(order.order_id)
         elif order.stage == STAGE_BOOK:
             trades = self.execute(order, now)
-        return OrderResult(accepted=True, order=order.view(), trades=tuple(trades))
+        return self._result(order, accepted=True, trades=trades)
 
     def execute(self, order: Order, now: datetime) -> list[Trade]:
         """Run a working LIMIT/MARKET order as a taker now; rest or cancel (IOC) what is left."""
@@ -332,6 +388,7 @@ class EngineCore(ValidationMixin):
             order.stage = STAGE_DONE
         self._touch(order, Event.FILL_COMPLETE if complete else Event.FILL, local,
                     {"trade_id": trade.trade_id, "quantity": qty, "price": price})
+        self._tell_fill(order, trade)
         return trade
 
     def finish(self, order: Order, event: Event, now: datetime) -> None:
@@ -368,7 +425,7 @@ class EngineCore(ValidationMixin):
             assert refused is not None
             return refused
         self.finish(order, Event.CANCEL, now)
-        return OrderResult(accepted=True, order=order.view())
+        return self._result(order, accepted=True)
 
     def modify(self, account: str, order_id: str, now: datetime, *, quantity: int | None,
                price_paise: int | None, trigger_paise: int | None) -> OrderResult:
@@ -412,7 +469,7 @@ class EngineCore(ValidationMixin):
         trades: list[Trade] = []
         if was_in_book:
             trades = self.execute(order, now)
-        return OrderResult(accepted=True, order=order.view(), trades=tuple(trades))
+        return self._result(order, accepted=True, trades=trades)
 
     # -- restore from the database ------------------------------------------------------------------
     def restore_order(self, order: Order) -> None:
@@ -426,9 +483,6 @@ class EngineCore(ValidationMixin):
 
     def working(self, stage: str) -> list[Order]:
         return sorted((o for o in self.orders.values() if o.stage == stage), key=lambda o: o.seq)
-
-    def event(self, kind: str, order: Order, trades: list[Trade] | tuple[Trade, ...] = ()) -> EngineEvent:
-        return EngineEvent(kind=kind, order=order.view(), trades=tuple(trades))
 
 
 __all__ = ["EngineCore", "Changes", "STAGE_AMO", "STAGE_PREOPEN"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from engine.api import EventKind as K
 from engine.api import OrderStatus as S
 
 
@@ -41,15 +42,25 @@ TABLE: dict[tuple[S | None, Event], S] = {
     (S.TRIGGER_PENDING, Event.MODIFY): S.TRIGGER_PENDING,
     (S.OPEN, Event.CANCEL): S.CANCELLED,
     (S.TRIGGER_PENDING, Event.CANCEL): S.CANCELLED,
-    (S.OPEN, Event.EXPIRE): S.CANCELLED,
-    (S.TRIGGER_PENDING, Event.EXPIRE): S.CANCELLED,
+    (S.OPEN, Event.EXPIRE): S.EXPIRED,
+    (S.TRIGGER_PENDING, Event.EXPIRE): S.EXPIRED,
     (S.OPEN, Event.IOC_CANCEL): S.CANCELLED,
     (S.OPEN, Event.SQUARE_OFF_CANCEL): S.CANCELLED,
     (S.TRIGGER_PENDING, Event.SQUARE_OFF_CANCEL): S.CANCELLED,
 }
 
-TERMINAL = frozenset({S.COMPLETE, S.CANCELLED, S.REJECTED})
+TERMINAL = frozenset({S.COMPLETE, S.CANCELLED, S.EXPIRED, S.REJECTED})
 WORKING = frozenset({S.OPEN, S.TRIGGER_PENDING})
+
+
+#: What each transition tells the world (:class:`engine.api.EngineEvent`). Fills are told by the fills
+#: themselves, with their trades (``EngineCore.fill``), so they are not here.
+TOLD: dict[Event, K] = {
+    Event.ACCEPT: K.ACCEPTED, Event.ACCEPT_TRIGGER: K.ACCEPTED, Event.REJECT: K.REJECTED,
+    Event.RELEASE: K.RELEASED, Event.TRIGGER: K.TRIGGERED, Event.MODIFY: K.MODIFIED,
+    Event.CANCEL: K.CANCELLED, Event.IOC_CANCEL: K.CANCELLED, Event.SQUARE_OFF_CANCEL: K.CANCELLED,
+    Event.EXPIRE: K.EXPIRED,
+}
 
 
 class IllegalTransition(RuntimeError):

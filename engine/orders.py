@@ -18,6 +18,8 @@ STAGE_PREOPEN = "preopen"
 STAGE_BOOK = "book"
 STAGE_TRIGGER = "trigger"
 STAGE_DONE = "done"
+#: The tag of the order the engine places itself to close an MIS position at the cut-off.
+SQUARE_OFF_TAG = "square-off"
 
 
 @dataclass(slots=True)

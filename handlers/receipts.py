@@ -1,20 +1,32 @@
-"""Verify a ZK trade receipt: "verify receipt R-…" (looked up in the receipt store) or a receipt JSON sent
-as a document. Anyone may verify a receipt (that is the point of a public proof), so no tier is required;
-issuing receipts is the PRO part and happens in the order flow and in notifications."""
+"""ZK trade receipts: the one place PRO receipts are issued, and their verification.
+
+Issuing reads the engine's events only (:class:`engine.api.EngineEvent`): an accepted order is committed to
+the public log, and every trade of a fill event gets one receipt. The user's own command hands over its
+events (:func:`command_receipts`, proofs deferred past the turn's reply), the clock's events come through
+``handlers.notifications.on_tick``; each trade is in exactly one event, so it is receipted once.
+
+Verifying: "verify receipt R-…" (looked up in the receipt store) or a receipt JSON sent as a document. Anyone
+may verify a receipt (that is the point of a public proof), so no tier is required."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
 
-from handlers.context import TurnContext
+from engine.api import EngineEvent, EventKind, OrderResult
+from handlers.context import Services, TurnContext
 from handlers.messages import MessageKind
-from handlers.replies import Text
-from handlers.portfolio import contract_note, mentions_contract_note
+from handlers.replies import Document, Reply, Text
+from handlers import portfolio        # a module: the trading package imports this one while it loads
 from handlers.router import UNHANDLED, Router
 from handlers.security import trading_day
+from handlers.trading.common import pseudonym
+from handlers.trading.execute import side_word
+from handlers.users import User
 
 router = Router("receipts")
 log = structlog.get_logger("gridworks.receipts")
@@ -22,6 +34,74 @@ _RECEIPT_ID = re.compile(r"\bR-[A-Za-z0-9_-]{4,}\b", re.IGNORECASE)
 MAX_DOCUMENT_BYTES = 256 * 1024
 
 
+# -- issuing (PRO) ----------------------------------------------------------------------------------------
+async def log_accepted(services: Services, user: User, events: Sequence[EngineEvent]) -> None:
+    """Commit each newly accepted order's limit and quantity to the public log before any fill is receipted."""
+    receipts = services.receipts
+    if receipts is None:
+        return
+    for event in events:
+        if event.kind is not EventKind.ACCEPTED:
+            continue
+        try:
+            await receipts.log_order(event.order, pseudonym=await pseudonym(services, user))
+        except Exception as exc:  # noqa: BLE001 - a receipt problem must never hide the order outcome
+            log.warning("receipt_log_failed", order_id=event.order.order_id, error=type(exc).__name__)
+
+
+async def issue_receipts(services: Services, user: User, lang: str, events: Sequence[EngineEvent]) -> list[Reply]:
+    """One receipt per trade of the fill events: a short text, the public JSON document and the private
+    opening (the user's proof of their own values) as a separate file."""
+    receipts = services.receipts
+    fills = [e for e in events if e.is_fill and e.trades]
+    if receipts is None or not fills:
+        return []
+    t = services.catalog.translator(lang)
+    out: list[Reply] = []
+    alias = await pseudonym(services, user)
+    for event in fills:
+        order = event.order
+        for trade in event.trades:
+            try:
+                issued = await receipts.issue_fill(order, trade, pseudonym=alias)
+            except Exception as exc:  # noqa: BLE001 - the fill stands; tell the user the receipt is late
+                log.warning("receipt_issue_failed", order_id=order.order_id, error=type(exc).__name__)
+                issued = None
+            if issued is None or not getattr(issued, "ok", False):
+                log.warning("receipt_refused", order_id=order.order_id, code=getattr(issued, "code", None))
+                out.append(Text(t("receipts.issue_failed", order_id=order.order_id)))
+                continue
+            out.append(Text(t("receipts.issued", receipt_id=issued.receipt_id, symbol=order.symbol,
+                              side=side_word(t, order.side))))
+            out.append(Document(filename=issued.filename, content=_json(issued.document),
+                                caption=t("receipts.document_caption", receipt_id=issued.receipt_id)))
+            if getattr(issued, "opening", None):
+                stem = issued.filename.rsplit(".", 1)[0]
+                out.append(Document(filename=f"{stem}-opening.json", content=_json(issued.opening),
+                                    caption=t("receipts.opening_caption", receipt_id=issued.receipt_id)))
+    return out
+
+
+async def command_receipts(ctx: TurnContext, result: OrderResult) -> None:
+    """A PRO user's own command (the caller knows the tier): its accepted order is logged now, its fills'
+    receipts follow the turn's replies (``ctx.defer``: proofs take a moment). A duplicate carries no events."""
+    await log_accepted(ctx.services, ctx.user, result.events)
+    if any(e.is_fill and e.trades for e in result.events):
+        services, user, lang, events = ctx.services, ctx.user, ctx.lang, result.events
+
+        async def job() -> Sequence[Reply]:
+            return await issue_receipts(services, user, lang, events)
+
+        ctx.defer(job)
+
+
+def _json(value: Any) -> bytes:
+    """Receipt documents as the receipts service produced them (the public receipt verifies on its own; the
+    opening is the user's private proof of their own values and goes in a separate file)."""
+    return json.dumps(value, ensure_ascii=False, indent=1, default=str).encode()
+
+
+# -- verifying (anyone) ------------------------------------------------------------------------------------
 def receipt_id_in(text: str) -> str | None:
     found = _RECEIPT_ID.search(text or "")
     return found.group(0) if found else None
@@ -68,8 +148,8 @@ async def verify_receipt(ctx: TurnContext):
     if ctx.message.kind == MessageKind.DOCUMENT:
         return await _verify_attachment(ctx)
     receipt_id = getattr(ctx.match.entities, "receipt", None) or receipt_id_in(ctx.text)
-    if receipt_id is None and mentions_contract_note(ctx.text):
-        return await contract_note(ctx, trading_day(ctx.now))   # "contract note" is sometimes read as this intent
+    if receipt_id is None and portfolio.mentions_contract_note(ctx.text):
+        return await portfolio.contract_note(ctx, trading_day(ctx.now))   # "contract note" is sometimes read as this intent
     if receipt_id is None:
         return Text(ctx.t("receipts.which"))
     return await _verify_id(ctx, receipt_id)

@@ -24,8 +24,8 @@ from bot.cluster import codec
 from bot.cluster.engine_rpc import (CMD_CONSUMER, CMD_GROUP, METHODS, EngineServer, EngineUnavailable,
                                     RemoteEngine, cmd_stream, decode_events, events_stream, reply_stream)
 from engine import api
-from engine.api import (ContractNote, ContractNoteLine, EngineEvent, OrderRequest, OrderResult, OrderStatus,
-                        OrderType, Rejection, Side, Trade)
+from engine.api import (ContractNote, ContractNoteLine, EngineEvent, EventKind, OrderRequest, OrderResult,
+                        OrderStatus, OrderType, Rejection, Side, Trade)
 from engine.clock import IST, FixedClock
 from engine.factory import build_market, open_engine
 from tests.engine.conftest import CONFIG
@@ -321,5 +321,6 @@ async def test_the_ticker_publishes_each_batch_of_events(rig: Rig):
     at, events = decode_events(fields)
     assert at == close
     assert [(e.kind, e.order.order_id) for e in events] == [("expired", resting.order.order_id)]
-    assert isinstance(events[0], EngineEvent) and events[0].order.status is OrderStatus.CANCELLED
+    assert isinstance(events[0], EngineEvent) and events[0].kind is EventKind.EXPIRED
+    assert events[0].order.status is OrderStatus.EXPIRED
     assert events[0].order == await rig.engine.get_order(ACC, resting.order.order_id)

@@ -5,7 +5,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from engine.api import OrderStatus, OrderType, Side
+from engine.api import EventKind, OrderStatus, OrderType, Side
 from engine.factory import open_engine
 from engine.store import order_events, orders
 from tests.engine.conftest import CONFIG, MON_10, ist, limit, req
@@ -99,7 +99,7 @@ async def test_restart_rebuilds_open_orders_triggers_and_amos(engine, db, clock)
         assert await again.funds(ACC) == funds_before
         events = await again.advance(ist(2026, 11, 23, 15, 0))
         kinds = {(e.kind, e.order.order_id) for e in events}
-        assert ("fill", rest.order.order_id) in kinds and ("triggered", stop.order.order_id) in kinds
+        assert (EventKind.FILLED, rest.order.order_id) in kinds and (EventKind.TRIGGERED, stop.order.order_id) in kinds
         assert (await again.get_order(ACC, rest.order.order_id)).status is OrderStatus.COMPLETE
         # after hours: an AMO survives a restart and is released at the next session
         clock.set(ist(2026, 11, 23, 18, 0))
@@ -111,7 +111,7 @@ async def test_restart_rebuilds_open_orders_triggers_and_amos(engine, db, clock)
     third = await open_engine(db=db, clock=clock, config=CONFIG)
     try:
         events = await third.advance(ist(2026, 11, 25, 9, 16))
-        assert ("fill", amo.order.order_id) in {(e.kind, e.order.order_id) for e in events}
+        assert (EventKind.FILLED, amo.order.order_id) in {(e.kind, e.order.order_id) for e in events}
         assert await third.ledger_balanced()
         [h_rel] = [h for h in await third.holdings(ACC) if h.symbol == "RELIANCE"]
         assert h_rel.t1_quantity == 1
@@ -145,7 +145,7 @@ async def test_advance_returns_events_found_while_handling_commands(engine, cloc
     clock.set(ist(2026, 11, 23, 15, 40))
     await engine.place(req("ITC", Side.BUY, 1))          # catches up (expires r) before placing an AMO
     events = await engine.advance(clock.now())
-    assert [(e.kind, e.order.order_id) for e in events] == [("expired", r.order.order_id)]
+    assert [(e.kind, e.order.order_id) for e in events] == [(EventKind.EXPIRED, r.order.order_id)]
     assert await engine.advance(clock.now()) == []
 
 
@@ -179,7 +179,7 @@ async def test_group_commit_persists_every_acknowledged_order(db, clock):
 
     from engine.params import EngineParams
 
-    params = dataclasses.replace(EngineParams.from_config(CONFIG["engine"]), group_commit=True)
+    params = dataclasses.replace(EngineParams.from_config(CONFIG.engine), group_commit=True)
     e = await open_engine(db=db, clock=clock, config=CONFIG, params=params)
     try:
         results = await asyncio.gather(*(e.place(req("ITC", Side.BUY, 1 + i % 3, account=f"g{i % 4}",
@@ -213,7 +213,7 @@ async def test_a_new_engine_starts_its_history_at_first_use_not_at_construction(
         amo = await engine.place(req("TCS", Side.BUY, 3))
         assert amo.order.is_amo and amo.order.release_at == ist(2026, 11, 30, 9, 0)
         events = await engine.advance(ist(2026, 11, 30, 10, 0))
-        assert ("fill", amo.order.order_id) in {(e.kind, e.order.order_id) for e in events}
+        assert (EventKind.FILLED, amo.order.order_id) in {(e.kind, e.order.order_id) for e in events}
         assert (await engine.get_order(ACC, amo.order.order_id)).status is OrderStatus.COMPLETE
     finally:
         await engine.close()

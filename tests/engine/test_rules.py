@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from engine.api import OrderStatus, OrderType, Product, Side, Validity
+from engine.api import EventKind, OrderStatus, OrderType, Product, Side, Validity
 from engine.session import catch_up
 from tests.engine.conftest import MON_10, ist, limit, make_core, req
 
@@ -101,8 +101,8 @@ def test_day_order_expires_at_the_close_and_releases_cash(core):
     r = core.place(limit("HDFCBANK", Side.BUY, 3, lower), MON_10)
     assert core.funds(ACC).blocked_paise > 0
     events = catch_up(core, ist(2026, 11, 23, 15, 31))
-    assert [(e.kind, e.order.order_id) for e in events] == [("expired", r.order.order_id)]
-    assert events[0].order.status is OrderStatus.CANCELLED
+    assert [(e.kind, e.order.order_id) for e in events] == [(EventKind.EXPIRED, r.order.order_id)]
+    assert events[0].order.status is OrderStatus.EXPIRED
     assert core.funds(ACC).blocked_paise == 0 and core.funds(ACC).cash_paise == 10_000_000
 
 
@@ -115,7 +115,7 @@ def test_resting_limit_fills_when_the_path_crosses(core):
     r = core.place(limit("TCS", Side.BUY, 2, price), MON_10)
     assert r.order.status is OrderStatus.OPEN
     events = catch_up(core, ist(2026, 11, 23, 15, 0))
-    fills = [e for e in events if e.kind == "fill"]
+    fills = [e for e in events if e.is_fill]
     assert fills and fills[-1].order.status is OrderStatus.COMPLETE
     assert all(t.price_paise == price for e in fills for t in e.trades)
     assert MON_10 < fills[0].trades[0].at <= low_t
@@ -130,9 +130,9 @@ def test_stop_loss_market_triggers_when_price_falls_to_it(core):
     r = core.place(req("TCS", Side.SELL, 4, order_type=OrderType.SL_M, trigger_paise=trigger), MON_10)
     assert r.order.status is OrderStatus.TRIGGER_PENDING
     events = catch_up(core, ist(2026, 11, 23, 15, 0))
-    trig = [e for e in events if e.kind == "triggered"]
-    assert len(trig) == 1 and trig[0].order.status is OrderStatus.COMPLETE
-    assert trig[0].trades[0].price_paise <= trigger
+    assert [e.kind for e in events] == [EventKind.TRIGGERED, EventKind.FILLED]    # the stop, then its fill
+    assert events[0].order.status is OrderStatus.OPEN and not events[0].trades
+    assert events[1].order.status is OrderStatus.COMPLETE and events[1].trades[0].price_paise <= trigger
     assert core.holdings[(ACC, "TCS")].quantity == 0
 
 
@@ -143,7 +143,7 @@ def test_mis_cutoff_and_auto_square_off(core):
                                  product=Product.MIS), MON_10)
     events = catch_up(core, ist(2026, 11, 23, 15, 21))
     kinds = [e.kind for e in events]
-    assert kinds == ["cancelled", "squared_off"]
+    assert kinds == [EventKind.CANCELLED, EventKind.SQUARED_OFF]
     assert events[0].order.order_id == open_sell.order.order_id
     assert events[1].order.side is Side.SELL and events[1].order.status is OrderStatus.COMPLETE
     assert core.positions[(ACC, MON_10.date(), "ITC")].net == 0
@@ -164,11 +164,11 @@ def test_orders_outside_hours_become_amo_and_release_at_the_next_session():
     assert sl.order.is_amo and sl.order.release_at == ist(2026, 11, 23, 9, 15)
     assert core.funds(ACC).blocked_paise > 0
     events = catch_up(core, ist(2026, 11, 23, 9, 16))
-    assert [e.kind for e in events][:2] == ["released", "fill"]
+    assert [e.kind for e in events][:2] == [EventKind.RELEASED, EventKind.FILLED]
     fill = events[1]
     assert fill.order.status is OrderStatus.COMPLETE
     assert fill.trades[0].price_paise == core.market.open_price("TCS", date(2026, 11, 23))   # call auction
-    assert any(e.kind == "released" and e.order.order_id == sl.order.order_id for e in events)
+    assert any(e.kind is EventKind.RELEASED and e.order.order_id == sl.order.order_id for e in events)
 
 
 def test_holiday_amo_goes_to_the_day_after():
@@ -240,7 +240,7 @@ def test_muhurat_session_trades_and_squares_off_before_its_own_close():
     r = core.place(req("RELIANCE", Side.BUY, 2, product=Product.MIS), start)
     assert not r.order.is_amo and r.order.status is OrderStatus.COMPLETE
     events = catch_up(core, ist(2026, 11, 8, 19, 1))
-    [sq] = [e for e in events if e.kind == "squared_off"]
+    [sq] = [e for e in events if e.kind is EventKind.SQUARED_OFF]
     assert sq.trades[0].at == ist(2026, 11, 8, 18, 50)
     late = core.place(req("RELIANCE", Side.BUY, 1, product=Product.MIS), ist(2026, 11, 8, 18, 55))
     assert code(late) == "mis_cutoff" and datetime.fromisoformat(late.rejection.params["cutoff"]) == ist(2026, 11, 8, 18, 50)
@@ -257,7 +257,8 @@ def test_stop_loss_limit_becomes_a_limit_order_at_the_trigger(core):
                        price_paise=trigger + 20 * tick), MON_10)
     assert r.order.status is OrderStatus.TRIGGER_PENDING and core.funds(ACC).blocked_paise > 0
     events = catch_up(core, ist(2026, 11, 23, 15, 0))
-    [trig] = [e for e in events if e.kind == "triggered"]
-    assert trig.order.order_type is OrderType.SL and trig.order.filled_quantity == 2
-    assert all(t.price_paise <= trigger + 20 * tick for t in trig.trades)
-    assert trig.trades[0].at <= high_t
+    [trig] = [e for e in events if e.kind is EventKind.TRIGGERED]
+    assert trig.order.order_type is OrderType.SL and trig.order.status is OrderStatus.OPEN
+    [fill] = [e for e in events if e.is_fill]
+    assert fill.order.filled_quantity == 2 and all(t.price_paise <= trigger + 20 * tick for t in fill.trades)
+    assert trig.order.updated_at <= fill.trades[0].at <= high_t
