@@ -18,13 +18,12 @@ from typing import Any, Protocol, Sequence
 from handlers.bound import Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
-from handlers.conversation import IDLE, Conversation
+from handlers.conversation import IDLE, Conversation, interrupt
 from handlers.service_window import push_reply
 from handlers.trading.pin_guard import not_used, typed_pin
 from handlers.reading import says
 from handlers.replies import ListReply, ListRow, Reply, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading.common import setting
 from handlers.users import User
 from locales.format import rupees
 
@@ -33,7 +32,7 @@ DELETE_ACTION = "alertdel"
 #: "alert me when INFY crosses" without a price: the one question this feature asks, for ten minutes.
 ALERT_PRICE = "alert_price"
 ALERTS = Conversation("alerts", transitions={IDLE: frozenset({ALERT_PRICE})}, timeout=timedelta(minutes=10),
-                      timeout_reply="alerts.how", requires={ALERT_PRICE: ("symbol",)})
+                      timeout_reply="core.lapsed", requires={ALERT_PRICE: ("symbol",)})
 
 #: One list message shows at most 10 rows, and a beginner rarely needs more.
 MAX_ALERTS = 10
@@ -100,7 +99,7 @@ def _line(ctx: TurnContext, alert: Alert) -> str:
 
 
 async def _create(ctx: TurnContext, symbol: str, price: float, said: str | None):
-    ctx.session.clear()
+    ALERTS.end(ctx.session)
     store: AlertStore = ctx.services.alerts
     quote = await ctx.services.engine.quote(symbol)
     if quote is None:
@@ -126,7 +125,7 @@ async def _listing(ctx: TurnContext, *, deleting: bool):
     alerts = await ctx.services.alerts.for_user(ctx.user.key)
     if not alerts:
         return Text(ctx.t("alerts.none"))
-    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+    ttl = timedelta(minutes=ctx.services.product.trading.buttons.menu_minutes)
     rows = tuple(ListRow(id=bind(ctx.session, DELETE_ACTION, now=ctx.now, ttl=ttl, alert_id=a.id).payload,
                          title=f"{a.symbol} {rupees(a.target_paise)}", description=_line(ctx, a))
                  for a in alerts[:MAX_ALERTS])
@@ -136,7 +135,7 @@ async def _listing(ctx: TurnContext, *, deleting: bool):
 
 @router.on_intent("set_alert")
 async def set_alert(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)          # a new alert request, whatever was open
     if _has_word(ctx, "alerts.words.delete"):
         return await _listing(ctx, deleting=True)
     symbol = ctx.match.entities.symbol
@@ -162,14 +161,14 @@ async def alert_price(ctx: TurnContext):
     bare = _NUMBER.fullmatch(_GROUPING.sub("", ctx.text.strip()))
     price = ctx.match.entities.price or (float(bare.group(1)) if bare else None)
     if not symbol or price is None:
-        ctx.session.clear()
+        ALERTS.end(ctx.session)
         return UNHANDLED
     return await _create(ctx, symbol, price, said if said in ("above", "below") else None)
 
 
 @router.on_payload(DELETE_ACTION)
 async def delete_alert(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     tapped = take(ctx.session, ctx.message.payload, ctx.now)
     if isinstance(tapped, Refused):
         if tapped.reason == Reason.USED:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
+from config.product import CoachingConfig
 from engine.api import Holding, Side, Tier, Trade
 from engine.clock import IST
 from engine.instruments import load_instruments
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.replies import Text, texts
 from handlers.pro_only import pro_only_reply
 from handlers.router import UNHANDLED, Router
@@ -31,7 +33,7 @@ ASKED_AS = ("portfolio", "clarify", "out_of_scope", "education", "help")
 
 @dataclass(frozen=True, slots=True)
 class CoachingRules:
-    """Thresholds for the nudges (overridable from ``config/analytics.toml`` ``[coaching]``)."""
+    """Thresholds for the nudges (``config/analytics.toml`` ``[coaching]``)."""
 
     window_days: int = 7
     overtrading_orders_per_day: int = 8
@@ -41,9 +43,8 @@ class CoachingRules:
     averaging_down_streak: int = 3
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "CoachingRules":
-        section = dict((config.get("analytics") or {}).get("coaching") or {})
-        return cls(**{k: int(v) for k, v in section.items() if k in cls.__dataclass_fields__})
+    def from_config(cls, coaching: CoachingConfig) -> "CoachingRules":
+        return cls(**coaching.model_dump())
 
 
 def sector_allocation(holdings: Sequence[Holding], sector_of: Mapping[str, str]) -> list[tuple[str, int, float]]:
@@ -183,7 +184,7 @@ async def report(ctx: TurnContext) -> list[Text]:
     parts.append(t("analytics.pnl", unrealized=_signed(sum(unrealized.values())),
                    realized=_signed(sum(realized.values())),
                    contributors=", ".join(f"{s} {_signed(v)}" for s, v in ranked) or "—"))
-    found = nudges(trades, ctx.now, CoachingRules.from_config(ctx.services.config))
+    found = nudges(trades, ctx.now, CoachingRules.from_config(ctx.services.product.analytics.coaching))
     coaching = [t(f"analytics.nudge.{key}", **params) for key, params in found] or [t("analytics.nudge.none")]
     parts.append(t("analytics.coaching") + "\n" + "\n".join(f"• {line}" for line in coaching))
     parts.append(t("analytics.footer"))
@@ -192,7 +193,7 @@ async def report(ctx: TurnContext) -> list[Text]:
 
 @router.on_payload("analytics", tier=Tier.PRO)
 async def analytics_tap(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return await report(ctx)
 
 
@@ -200,7 +201,7 @@ async def analytics_tap(ctx: TurnContext):
 async def analytics_asked(ctx: TurnContext):
     if ctx.message.payload is not None or not wants_analytics(ctx):
         return UNHANDLED
-    ctx.session.clear()
+    interrupt(ctx.session)
     return await report(ctx)
 
 

@@ -8,6 +8,9 @@ PRO gate) → handler.
 The dispatcher runs one turn per call and keeps no order of its own: a user's turns must be fed one at a time,
 in arrival order. The intake's partitions guarantee that for the webhook (one owner per partition, which runs
 its entries in order); the console channels feed one message at a time.
+
+This is (with ``handlers/routes.py``) the composition root of the chain: middlewares know only the core, so the
+few feature rules the core steps apply (re-reading a clarified message, the PRO-only offer) are passed in here.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 from functools import reduce
 from typing import Awaitable, Callable, Sequence
 
+from handlers.clarification import original_words
 from handlers.context import Services, TurnContext
 from handlers.middlewares.audit import AuditRecord
 from handlers.middlewares.errors import ErrorCapture
@@ -24,6 +28,7 @@ from handlers.middlewares.session import SessionMiddleware
 from handlers.middlewares.tier import TierMiddleware
 from handlers.messages import InboundMessage
 from handlers.ports import AuditLog, SessionStore
+from handlers.pro_only import pro_only_reply
 from handlers.replies import Outcome, Reply
 from handlers.router import UNHANDLED, Router
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
@@ -75,9 +80,9 @@ class Dispatcher:
             ErrorCapture(),
             SessionMiddleware(store=sessions),
             AuditRecord(audit=audit),
-            LanguageMiddleware(),
+            LanguageMiddleware(clarified=original_words),
             *extra_middlewares,
-            TierMiddleware(router=router),
+            TierMiddleware(router=router, pro_only=pro_only_reply),
         ]
         self._entry: Next = reduce(lambda nxt, mw: _bind(mw, nxt), reversed(chain), run_handlers)
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.ports import UserRepository
 from handlers.replies import Text
 from handlers.router import Router
@@ -51,6 +52,6 @@ async def flagged(users: UserRepository) -> list[tuple[User, datetime]]:
 @router.on_intent("human_handoff")
 @router.on_payload("human")
 async def talk_to_human(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)          # the agent takes over: whatever was open ends
     await flag(ctx.services.users, ctx.user, now=ctx.now)
     return Text(ctx.t("handoff.flagged"))

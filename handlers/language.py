@@ -3,11 +3,16 @@
 A named language switches at once and confirms in the new language; otherwise a picker. WhatsApp lists
 hold at most 10 rows, so the 12 variants come in two pages (9 + "more", then 3 + "back"). Row ids use the
 ``setlang`` action so they never collide with the onboarding picker's payloads.
+
+The open picker is the :data:`LANGUAGE` conversation's one state (onboarding starts with it too, for longer).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from handlers.context import TurnContext
+from handlers.conversation import IDLE, Conversation, interrupt
 from handlers.replies import ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
 from locales.catalog import LANGUAGES
@@ -15,6 +20,10 @@ from locales.catalog import LANGUAGES
 router = Router("language")
 
 PAGE_SIZE = 9
+#: The picker is open: the next message may name the language instead of tapping it.
+PICK = "language"
+LANGUAGE = Conversation("language", transitions={IDLE: frozenset({PICK}), PICK: frozenset({PICK})},
+                        timeout=timedelta(minutes=30), timeout_reply="core.lapsed")
 
 
 def picker(ctx: TurnContext, page: int = 1) -> ListReply:
@@ -25,13 +34,13 @@ def picker(ctx: TurnContext, page: int = 1) -> ListReply:
                     description=t(f"language.about.{code}")) for code in codes]
     rows.append(ListRow(id="setlang:page:2" if first else "setlang:page:1",
                         title=t("language.more" if first else "language.back")))
-    ctx.session.expect("language")
+    LANGUAGE.enter(ctx.session, PICK, now=ctx.now)
     return ListReply(body=t("language.pick"), button=t("language.button"), rows=tuple(rows),
                      section_title=t("language.section"))
 
 
 async def switch(ctx: TurnContext, code: str):
-    ctx.session.clear()
+    interrupt(ctx.session)          # a language named or tapped, whatever was open
     await ctx.services.users.update(ctx.user.key, language=code)
     t = ctx.services.catalog.translator(code)
     return Text(t("language.changed", language=t(f"language.name.{code}")))
@@ -64,7 +73,7 @@ async def picked(ctx: TurnContext):
     return picker(ctx)
 
 
-@router.on_awaiting("language")
+@router.on_awaiting(PICK)
 async def typed_language(ctx: TurnContext):
     """While the picker is open the user may type the language instead of tapping it."""
     code = ctx.match.entities.language
@@ -76,5 +85,5 @@ async def typed_language(ctx: TurnContext):
         names.update(n.strip().casefold() for n in ctx.t(f"language.aliases.{candidate}").split("|") if n.strip())
         if typed in names:
             return await switch(ctx, candidate)
-    ctx.session.clear()
+    LANGUAGE.end(ctx.session)
     return UNHANDLED

@@ -13,6 +13,7 @@ import re
 from datetime import datetime
 
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.users import User
@@ -45,7 +46,7 @@ def marketing_allowed(user: User) -> bool:
 
 
 async def _set(ctx: TurnContext, opted_out: bool, now: datetime):
-    ctx.session.clear()
+    interrupt(ctx.session)
     await ctx.services.users.update(ctx.user.key, profile_changes={OPTED_OUT: opted_out,
                                                                     CHANGED_AT: now.isoformat()})
     return Text(ctx.t("optout.stopped" if opted_out else "optout.started"))

@@ -14,12 +14,13 @@ from engine.api import OrderType, OrderView
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.trading.pin_guard import not_used, typed_pin
 from handlers.reading import MODIFY_ORDER
 from handlers.replies import Button, Buttons, ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
 from handlers.trading.change import CANCEL, MODIFY, MODIFY_KEY, OrderChange
-from handlers.trading.common import numbers_in, on_tick, setting, to_paise
+from handlers.trading.common import numbers_in, on_tick, to_paise
 from handlers.trading.execute import OPEN_STATUSES, order_line, side_word, status_word
 from handlers.trading.flow import start_change, until_
 from handlers.trading.states import MODIFY_VALUE, TRADING
@@ -33,7 +34,7 @@ RETIRED = ("omodyes", "ocancelyes")
 
 def _button(ctx: TurnContext, action: str, order: OrderView) -> str:
     """A payload bound to ``order`` for this user (reusable until it expires: it only opens a menu or a card)."""
-    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+    ttl = timedelta(minutes=ctx.services.product.trading.buttons.menu_minutes)
     return bind(ctx.session, action, now=ctx.now, ttl=ttl, once=False, order_id=order.order_id).payload
 
 
@@ -53,7 +54,7 @@ async def _open_orders(ctx: TurnContext) -> list[OrderView]:
 
 @router.on_intent("order_status")
 async def order_status(ctx: TurnContext):
-    limit = int(setting(ctx, "orders", "recent_limit", 8))
+    limit = ctx.services.product.trading.orders.recent_limit
     orders = sorted(await ctx.services.engine.orders(ctx.user.account), key=lambda o: o.placed_at, reverse=True)
     if not orders:
         return Text(ctx.t("orders.none"))
@@ -168,7 +169,7 @@ async def retired(ctx: TurnContext):
 
 @router.on_payload("okeep")
 async def keep(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return Text(ctx.t("orders.kept"))
 
 
@@ -191,19 +192,19 @@ async def modify_start(ctx: TurnContext):
 async def modify_value(ctx: TurnContext):
     spec = ctx.session.data.get(MODIFY_KEY) or {}
     if ctx.match.intent == "deny":
-        ctx.session.clear()
+        TRADING.end(ctx.session)
         return Text(ctx.t("orders.kept"))
     if await typed_pin(ctx):
         return not_used(ctx, ctx.t("orders.modify_again"))
     values = numbers_in(ctx.text)
     if len(values) != 1 or values[0] <= 0:
         if ctx.match.intent not in ("out_of_scope", "clarify") and not values:
-            ctx.session.clear()
+            TRADING.end(ctx.session)
             return UNHANDLED
         return Text(ctx.t("orders.modify_again"))
     order = await ctx.services.engine.get_order(ctx.user.account, str(spec.get("order_id", "")))
     if order is None or order.status not in OPEN_STATUSES:
-        ctx.session.clear()
+        TRADING.end(ctx.session)
         return Text(ctx.t("orders.not_open"))
     if spec.get("field") == "price":
         quote = await ctx.services.engine.quote(order.symbol)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from engine.instruments import load_instruments
 from handlers.context import TurnContext
-from handlers.conversation import IDLE, Conversation
+from handlers.conversation import IDLE, Conversation, interrupt
 from handlers.replies import ListReply, ListRow, Text
 from handlers.router import UNHANDLED, Router
 from locales.format import ist_time, percent, rupees
@@ -16,7 +16,7 @@ router = Router("quotes")
 QUOTE_SYMBOL = "quote_symbol"
 QUOTES = Conversation("quotes", transitions={IDLE: frozenset({QUOTE_SYMBOL}),
                                              QUOTE_SYMBOL: frozenset({QUOTE_SYMBOL})},
-                      timeout=timedelta(minutes=10), timeout_reply="core.quote.which")
+                      timeout=timedelta(minutes=10), timeout_reply="core.lapsed")
 
 
 async def quote_reply(ctx: TurnContext, symbol: str):
@@ -63,7 +63,7 @@ async def price_quote(ctx: TurnContext):
 
 @router.on_payload("quote")
 async def quote_tap(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return await quote_reply(ctx, ctx.payload_args[0]) if ctx.payload_args else Text(ctx.t("core.quote.which"))
 
 
@@ -71,12 +71,12 @@ async def quote_tap(ctx: TurnContext):
 async def quote_symbol_answer(ctx: TurnContext):
     entities = ctx.match.entities
     if entities.symbol:
-        ctx.session.clear()
+        QUOTES.end(ctx.session)
         return await quote_reply(ctx, entities.symbol)
     if entities.symbol_candidates:
         return pick_symbol(ctx, entities.symbol_candidates, action="quote")
     if entities.unlisted:
-        ctx.session.clear()
+        QUOTES.end(ctx.session)
         return not_listed(ctx, entities.unlisted)
-    ctx.session.clear()
+    QUOTES.end(ctx.session)
     return UNHANDLED

@@ -22,15 +22,6 @@ FEATURES: tuple[str, ...] = (
     "language", "handoff", "optout", "upgrade", "advice", "quotes", "basics",
 )
 
-#: Middlewares inserted between the language step and the tier step, in order.
-EXTRA_MIDDLEWARES: tuple[str, ...] = (
-    "handlers.middlewares.reading:ReadingGate",
-    "handlers.middlewares.handoff:HandoffGate",
-    "handlers.middlewares.subscription:SubscriptionCheck",
-    "handlers.middlewares.onboarding:OnboardingGate",
-    "handlers.middlewares.pro_offer:ProOffer",
-)
-
 #: Modules with ``on_tick`` hooks.
 TICK_HOOKS: tuple[str, ...] = ("notifications", "alerts", "upgrade")
 
@@ -42,11 +33,22 @@ def build_router() -> Router:
 
 
 def build_middlewares() -> list[Any]:
-    out = []
-    for spec in EXTRA_MIDDLEWARES:
-        module, _, cls = spec.partition(":")
-        out.append(getattr(importlib.import_module(module), cls)())
-    return out
+    """The feature middlewares inserted between the language step and the tier step, in order. Middlewares
+    know only the core: each feature rule a gate applies is passed in here."""
+    from handlers import handoff, onboarding, reading, service_window, upgrade
+    from handlers.middlewares.handoff import HandoffGate
+    from handlers.middlewares.onboarding import OnboardingGate
+    from handlers.middlewares.pro_offer import ProOffer
+    from handlers.middlewares.reading import ReadingGate
+    from handlers.middlewares.subscription import SubscriptionCheck
+
+    return [
+        ReadingGate(reread=reading.reread),
+        HandoffGate(handed_off=handoff.handoff_state),
+        SubscriptionCheck(expire=upgrade.expire_if_due, touch=service_window.seen_changes),
+        OnboardingGate(onboarded=onboarding.onboarded, converse=onboarding.converse),
+        ProOffer(offer=upgrade.pro_offer),
+    ]
 
 
 async def run_tick_hooks(services: Services, now: datetime, events: Sequence[Any]

@@ -21,6 +21,14 @@ def last_seen(user: User) -> datetime | None:
     return datetime.fromisoformat(raw) if isinstance(raw, str) else None
 
 
+def seen_changes(user: User, now: datetime) -> dict[str, str]:
+    """Profile changes noting that the user writes now (none when the stored time is recent enough)."""
+    seen = last_seen(user)
+    if seen is None or now - seen >= REFRESH or now < seen:
+        return {LAST_SEEN: now.isoformat()}
+    return {}
+
+
 def in_service_window(user: User, now: datetime) -> bool:
     """True when a free-form message may be sent (conservatively: last message under 23 hours ago)."""
     seen = last_seen(user)

@@ -22,16 +22,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
+from config.product import PlansConfig, TiersConfig
 from engine.api import Tier
 from handlers.bound import BoundAction, Reason, Refused, refusal_text, take
 from handlers.bound import issue as bind
 from handlers.context import Services, TurnContext
-from handlers.middlewares.subscription import in_service_window, push_reply
+from handlers.conversation import IDLE, Conversation, interrupt
 from handlers.replies import Button, Buttons, ListReply, ListRow, Reply, Template, Text
 from handlers.router import UNHANDLED, Router
-from handlers.trading.common import setting
+from handlers.service_window import in_service_window, push_reply
 from handlers.users import User
 from locales.format import ist_date, rupees
+from locales.plural import counted
 
 router = Router("upgrade")
 
@@ -41,6 +43,11 @@ TRIAL = "trial"
 PICK_ACTION = "plan"
 PAY_ACTION = "planpay"
 PAY_MINUTES = 10
+#: The pay card is open (bound to one plan): anything typed drops it; its Pay button works only while it is.
+PAYMENT = "payment"
+UPGRADE = Conversation("upgrade", transitions={IDLE: frozenset({PAYMENT}), PAYMENT: frozenset({PAYMENT})},
+                       timeout=timedelta(minutes=PAY_MINUTES), timeout_reply="upgrade.pay.stale",
+                       requires={PAYMENT: ("pay",)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +62,14 @@ class PlanBook:
     """The offer as configured: paid plans plus the free trial's length and reminder lead time."""
 
     plans: tuple[Plan, ...]
-    trial_days: int = 30
-    remind_days_before: int = 3
+    trial_days: int
+    remind_days_before: int
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "PlanBook":
-        raw = config.get("plans") or {}
-        trial = raw.get("trial") or {}
-        plans = tuple(Plan(id=str(p["id"]), price_paise=int(p["price_paise"]), days=int(p.get("days", 30)))
-                      for p in raw.get("plan") or ())
-        return cls(plans=plans, trial_days=int(trial.get("days", 30)),
-                   remind_days_before=int(trial.get("remind_days_before", 3)))
+    def from_config(cls, plans: PlansConfig) -> "PlanBook":
+        """From ``config/plans.toml``."""
+        return cls(plans=tuple(Plan(id=p.id, price_paise=p.price_paise, days=p.days) for p in plans.plan),
+                   trial_days=plans.trial.days, remind_days_before=plans.trial.remind_days_before)
 
     def get(self, plan_id: str) -> Plan | None:
         return next((p for p in self.plans if p.id == plan_id), None)
@@ -75,14 +79,11 @@ def price(paise: int) -> str:
     return rupees(paise, always_decimals=False)
 
 
-def order_pricing(config: Mapping[str, Any]) -> dict[str, str]:
-    """Per-executed-order brokerage for the offer text, read from the engine's ``config/tiers.toml``."""
-    tiers = config.get("tiers") or {}
-    lite = (tiers.get("LITE") or {}).get("brokerage") or {}
-    pro = (tiers.get("PRO") or {}).get("brokerage") or {}
-    pro_fee = pro.get("flat_paise", pro.get("max_paise", 0))
-    return {"lite_min": price(int(lite.get("min_paise", 0))), "lite_max": price(int(lite.get("max_paise", 0))),
-            "pro_fee": price(int(pro_fee))}
+def order_pricing(tiers: TiersConfig) -> dict[str, str]:
+    """Per-executed-order brokerage for the offer text, from the engine's ``config/tiers.toml``."""
+    lite, pro = tiers.LITE.brokerage, tiers.PRO.brokerage
+    return {"lite_min": price(lite.lowest_paise), "lite_max": price(lite.highest_paise),
+            "pro_fee": price(pro.highest_paise)}
 
 
 def _plan_state(user: User) -> dict[str, Any] | None:
@@ -96,8 +97,8 @@ def plan_name(t, plan_id: str) -> str:
 
 def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial: bool = True,
           **params: Any) -> ListReply:
-    t, book = ctx.t, PlanBook.from_config(ctx.services.config)
-    ttl = timedelta(minutes=int(setting(ctx, "buttons", "menu_minutes", 60)))
+    t, book = ctx.t, PlanBook.from_config(ctx.services.product.plans)
+    ttl = timedelta(minutes=ctx.services.product.trading.buttons.menu_minutes)
 
     def row_id(plan_id: str) -> str:
         return bind(ctx.session, PICK_ACTION, now=ctx.now, ttl=ttl, once=False, plan=plan_id).payload
@@ -105,12 +106,13 @@ def offer(ctx: TurnContext, *, intro_key: str = "upgrade.offer.body", with_trial
     rows: list[ListRow] = []
     if with_trial and not ctx.user.profile.get(TRIAL_USED):
         rows.append(ListRow(id=row_id(TRIAL), title=t("upgrade.trial.title", days=book.trial_days),
-                            description=t("upgrade.trial.description", days=book.trial_days)))
+                            description=counted(t, "upgrade.trial.description", book.trial_days)))
     for plan in book.plans:
         rows.append(ListRow(id=row_id(plan.id), title=t("upgrade.plan.row", name=plan_name(t, plan.id),
                                                           price=price(plan.price_paise)),
                             description=t(f"upgrade.plan.{plan.id}.description")))
-    return ListReply(body=t(intro_key, **order_pricing(ctx.services.config), **params), button=t("upgrade.offer.button"),
+    return ListReply(body=t(intro_key, **order_pricing(ctx.services.product.tiers), **params),
+                     button=t("upgrade.offer.button"),
                      rows=tuple(rows), section_title=t("upgrade.offer.section"))
 
 
@@ -131,7 +133,7 @@ async def _nudge_tap(ctx: TurnContext) -> Text | None:
     if nudge is None:
         return Text(refusal_text(ctx.t, Reason.UNKNOWN))
     await store.record(nudge, NUDGE_TAPS[action], ctx.now)
-    ctx.session.clear()
+    interrupt(ctx.session)
     return None
 
 
@@ -145,9 +147,9 @@ async def nudge_trial(ctx: TurnContext):
         return await show_status(ctx)
     if ctx.user.profile.get(TRIAL_USED):
         return [Text(ctx.t("upgrade.trial.used")), offer(ctx, with_trial=False)]
-    book = PlanBook.from_config(ctx.services.config)
+    book = PlanBook.from_config(ctx.services.product.plans)
     until = await _activate(ctx, TRIAL, book.trial_days)
-    return Text(ctx.t("upgrade.trial.started", date=ist_date(until), days=book.trial_days))
+    return Text(counted(ctx.t, "upgrade.trial.started", book.trial_days, date=ist_date(until)))
 
 
 @router.on_payload("nudge_more")
@@ -180,14 +182,14 @@ async def _activate(ctx: TurnContext, plan_id: str, days: int) -> datetime:
 @router.on_intent("upgrade", tier=Tier.LITE)
 @router.on_payload("upgrade", tier=Tier.LITE)
 async def show_plans(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return offer(ctx)
 
 
 @router.on_intent("upgrade", tier=Tier.PRO)
 @router.on_payload("upgrade", tier=Tier.PRO)
 async def show_status(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     state = _plan_state(ctx.user)
     if state is None:
         return Text(ctx.t("upgrade.status.granted"))
@@ -208,12 +210,12 @@ async def pick_plan(ctx: TurnContext):
     if isinstance(picked, Text):
         return [picked, offer(ctx)]         # a fresh offer to pick from (showing it changes nothing)
     plan_id = str(picked.params.get("plan"))
-    book = PlanBook.from_config(ctx.services.config)
+    book = PlanBook.from_config(ctx.services.product.plans)
     if plan_id == TRIAL:
         if ctx.user.profile.get(TRIAL_USED):
             return [Text(ctx.t("upgrade.trial.used")), offer(ctx, with_trial=False)]
         until = await _activate(ctx, TRIAL, book.trial_days)
-        return Text(ctx.t("upgrade.trial.started", date=ist_date(until), days=book.trial_days))
+        return Text(counted(ctx.t, "upgrade.trial.started", book.trial_days, date=ist_date(until)))
     return _pay_card(ctx, book, plan_id)
 
 
@@ -226,7 +228,7 @@ async def pick_plan_pro(ctx: TurnContext):
     state = _plan_state(ctx.user)
     if plan_id == TRIAL or (state is not None and state["id"] != TRIAL) or state is None:
         return Text(ctx.t("upgrade.already_pro"))
-    return _pay_card(ctx, PlanBook.from_config(ctx.services.config), plan_id)
+    return _pay_card(ctx, PlanBook.from_config(ctx.services.product.plans), plan_id)
 
 
 def _pay_card(ctx: TurnContext, book: PlanBook, plan_id: str):
@@ -235,9 +237,9 @@ def _pay_card(ctx: TurnContext, book: PlanBook, plan_id: str):
         return [Text(ctx.t("upgrade.unknown_plan")), offer(ctx)]
     ttl = timedelta(minutes=PAY_MINUTES)
     button = bind(ctx.session, PAY_ACTION, now=ctx.now, ttl=ttl, plan=plan.id)
-    ctx.session.expect("payment", until=ctx.now + ttl, plan=plan.id, pay=button.nonce)
+    UPGRADE.enter(ctx.session, PAYMENT, now=ctx.now, until=ctx.now + ttl, plan=plan.id, pay=button.nonce)
     amount = price(plan.price_paise)
-    return Buttons(ctx.t("upgrade.pay.confirm", plan=plan_name(ctx.t, plan.id), price=amount, days=plan.days),
+    return Buttons(counted(ctx.t, "upgrade.pay.confirm", plan.days, plan=plan_name(ctx.t, plan.id), price=amount),
                    (Button(button.payload, ctx.t("upgrade.button.pay", price=amount)),
                     Button("plancancel", ctx.t("upgrade.button.cancel"))))
 
@@ -250,27 +252,27 @@ async def pay(ctx: TurnContext):
         return Text(ctx.t("upgrade.pay.stale") if tapped.reason != Reason.USED
                     else refusal_text(ctx.t, tapped.reason))
     plan_id = str(tapped.params.get("plan"))
-    plan = PlanBook.from_config(ctx.services.config).get(plan_id)
-    open_card = ctx.session.awaiting == "payment" and ctx.session.data.get("pay") == tapped.nonce \
+    plan = PlanBook.from_config(ctx.services.product.plans).get(plan_id)
+    open_card = ctx.session.awaiting == PAYMENT and ctx.session.data.get("pay") == tapped.nonce \
         and ctx.session.data.get("plan") == plan_id
-    ctx.session.clear()
+    interrupt(ctx.session)          # the tap answers the card, whatever else was open
     if plan is None or not open_card:
         return Text(ctx.t("upgrade.pay.stale"))
     until = await _activate(ctx, plan.id, plan.days)
     return Text(ctx.t("upgrade.paid.started", plan=plan_name(ctx.t, plan.id), date=ist_date(until),
-                      **order_pricing(ctx.services.config)))
+                      **order_pricing(ctx.services.product.tiers)))
 
 
 @router.on_payload("plancancel")
 async def pay_cancel(ctx: TurnContext):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return Text(ctx.t("upgrade.pay.cancelled"))
 
 
-@router.on_awaiting("payment")
+@router.on_awaiting(PAYMENT)
 async def payment_pending(ctx: TurnContext):
     """Anything typed while the pay card is open: drop the card (nothing is charged) and route normally."""
-    ctx.session.clear()
+    UPGRADE.end(ctx.session)
     return UNHANDLED
 
 
@@ -305,18 +307,18 @@ async def pro_offer(services: Services, user: User, now: datetime) -> Reply | No
     from engine.clock import IST
     from handlers.optout import marketing_allowed
 
-    settings = services.config.get("campaigns") or {}
-    cfg, store = settings.get("trigger") or {}, services.extras.get("campaigns")
-    policy = Policy.from_mapping(settings.get("policy"))
-    if not cfg.get("enabled") or store is None or policy.quiet(now) or user.tier != Tier.LITE \
+    campaigns = services.product.campaigns
+    cfg, store = campaigns.trigger, services.extras.get("campaigns")
+    policy = Policy.from_config(campaigns.policy)
+    if not cfg.enabled or store is None or policy.quiet(now) or user.tier != Tier.LITE \
             or user.profile.get(TRIAL_USED) or not marketing_allowed(user):
         return None
-    threshold, holdout = int(cfg.get("trades", 11)), float(cfg.get("holdout", 20))
+    threshold, holdout = cfg.trades, cfg.holdout
     month = now.astimezone(IST).date().replace(day=1)
     trades = await services.engine.trades(user.account)
     if sum(1 for tr in trades if tr.at.astimezone(IST).date() >= month) < threshold:
         return None
-    arms = (Arm("control", holdout), Arm("A", 100 - holdout, str(cfg.get("template", "gw_nudge_a"))))
+    arms = (Arm("control", holdout), Arm("A", 100 - holdout, cfg.template))
     definition = {"id": TRIGGER_CAMPAIGN, "name": f"Always on: PRO offer at trade {threshold} of a month",
                   "segment": {"tier": "LITE"}, "policy": {"cap_days": policy.cap_days},
                   "arms": [{"name": a.name, "weight": a.weight, "template": a.template} for a in arms]}
@@ -326,7 +328,7 @@ async def pro_offer(services: Services, user: User, now: datetime) -> Reply | No
     if nudge is None or nudge.arm == "control":
         return None
     lang = user.language or "en"
-    t, days = services.catalog.translator(lang), PlanBook.from_config(services.config).trial_days
+    t, days = services.catalog.translator(lang), PlanBook.from_config(services.product.plans).trial_days
     titles = (t("campaigns.button.trial"), t("campaigns.button.more"), t("campaigns.button.no"))
     payloads = tuple(f"{a}:{nudge.nonce}" for a in NUDGE_TAPS)
     text = t("campaigns.nudge.a", days=days)
@@ -338,10 +340,11 @@ async def pro_offer(services: Services, user: User, now: datetime) -> Reply | No
 
 async def offer_on_fills(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
     """:func:`pro_offer` for the owners of resting orders that filled on this tick."""
-    from engine.api import EngineEvent
+    from engine.api import EngineEvent, EventKind
 
+    fills = (EventKind.FILLED, EventKind.PARTIALLY_FILLED)
     out: list[tuple[User, list[Reply]]] = []
-    for key in dict.fromkeys(e.order.account for e in events if isinstance(e, EngineEvent) and e.kind == "fill"):
+    for key in dict.fromkeys(e.order.account for e in events if isinstance(e, EngineEvent) and e.kind in fills):
         user = await services.users.get(key)
         reply = await pro_offer(services, user, now) if user is not None else None
         if user is not None and reply is not None:
@@ -352,7 +355,7 @@ async def offer_on_fills(services: Services, now: datetime, events: Sequence[Any
 async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> list[tuple[User, list[Reply]]]:
     """Trial reminders and plan expiries that fall due as time passes; the always-on PRO offer."""
     pushes: list[tuple[User, list[Reply]]] = await offer_on_fills(services, now, events)
-    book = PlanBook.from_config(services.config)
+    book = PlanBook.from_config(services.product.plans)
     for key in await services.users.all_keys(tier=Tier.PRO):     # only PRO users can have a plan running
         user = await services.users.get(key)
         state = _plan_state(user) if user is not None else None
@@ -373,7 +376,8 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
                 until - now <= timedelta(days=book.remind_days_before):
             days_left = max(1, -(-int((until - now).total_seconds()) // 86400))
             updated = await services.users.update(user.key, profile_changes={PLAN: {**state, "reminded": True}})
-            text = t("upgrade.reminder", date=ist_date(until), days=days_left)
+            # (the template's body, ``upgrade.reminder``, takes the bare number Meta fills in)
+            text = counted(t, "upgrade.reminder_text", days_left, date=ist_date(until))
             pushes.append((updated, [push_reply(updated, now, text=text, template="gw_trial_reminder", lang=lang,
                                                 params=(ist_date(until), str(days_left)),
                                                 buttons=(("upgrade", t("upgrade.button.plans")),))]))

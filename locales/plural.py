@@ -25,7 +25,8 @@ def plural_form(lang: str, n: int) -> str:
     return _locale(lang).plural_form(abs(n))
 
 
-def counted(t: Translator, key: str, n: int) -> str:
-    """``key``'s form for ``n`` with ``{n}`` filled in Indian grouping, e.g. ``counted(t, "trading.shares", 1)``."""
+def counted(t: Translator, key: str, n: int, **params: object) -> str:
+    """``key``'s form for ``n`` with ``{n}`` filled in Indian grouping, e.g. ``counted(t, "trading.shares", 1)``;
+    a whole counted sentence takes its other ``params`` too (``counted(t, "upgrade.pay.confirm", 1, plan=…)``)."""
     form = f"{key}.{plural_form(t.lang, n)}"
-    return t(form if t.has(form) else f"{key}.other", n=group_indian(int(n)))
+    return t(form if t.has(form) else f"{key}.other", n=group_indian(int(n)), **params)

@@ -19,40 +19,25 @@ this record, decides whether it already ran.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import structlog
 
 from engine.api import Tier
+from handlers.conversation import secret_state
 from handlers.ports import AuditLog
-from handlers.security import PIN_KEY, PinPolicy, check_pin, pin_candidates
+from handlers.security import PinPolicy, is_users_pin
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
 
 log = structlog.get_logger("gridworks.audit")
 
-#: Dialogue states in which the user's next message is a secret that must never be stored.
-SECRET_STATES = frozenset({"pin", "pin_setup"})
 WITHHELD = "[withheld: trading PIN]"
 
 
-async def is_users_pin(profile: Mapping[str, Any], text: str | None, policy: PinPolicy) -> bool:
-    """Is ``text`` the PIN stored (hashed) in ``profile``? Cheap for anything that is not PIN-shaped; the
-    scrypt comparison runs off the event loop."""
-    record = profile.get(PIN_KEY)
-    if not isinstance(record, Mapping):
-        return False
-    for candidate in pin_candidates(text, policy):
-        if await asyncio.to_thread(check_pin, record, candidate):
-            return True
-    return False
-
-
 def secret_text(turn: Turn) -> bool:
-    """A PIN prompt is open: whatever is typed now may be the PIN (or a near miss of it)."""
-    return turn.session is not None and turn.session.awaiting in SECRET_STATES
+    """A PIN prompt (a state its conversation declares secret) is open: whatever is typed now may be the PIN
+    (or a near miss of it)."""
+    return turn.session is not None and secret_state(turn.session.awaiting)
 
 
 class AuditRecord:
@@ -78,4 +63,5 @@ class AuditRecord:
     async def _is_pin(turn: Turn, text: str) -> bool:
         if turn.user is None:
             return False
-        return await is_users_pin(turn.user.profile, text, PinPolicy.from_config(turn.services.config))
+        policy = PinPolicy.from_config(turn.services.product.trading.pin)
+        return await is_users_pin(turn.user.profile, text, policy)

@@ -3,13 +3,17 @@ user who asks for a PRO-only feature with a short explanation and an upgrade but
 
 The offer is a turn result like any handler's: keyed by the account (``user.key``, which for a user first
 stored by phone is not the BSUID their messages now carry) and carrying the user, so the channel addresses
-it exactly as it addresses every other reply."""
+it exactly as it addresses every other reply. What the offer says is the feature's (``handlers/pro_only.py``),
+passed in by the composition root."""
 
 from __future__ import annotations
 
-from handlers.pro_only import pro_only_reply
+from collections.abc import Callable
+
+from handlers.replies import Reply
 from handlers.router import Router
 from handlers.turn import Next, Turn, TurnResult, TurnStatus
+from locales.catalog import Translator
 
 #: Route key used when intent gating asks for a clarification instead of guessing.
 CLARIFY = "clarify"
@@ -23,8 +27,9 @@ def routing_intent(turn: Turn) -> str | None:
 
 
 class TierMiddleware:
-    def __init__(self, *, router: Router) -> None:
+    def __init__(self, *, router: Router, pro_only: Callable[[Translator, str | None], Reply]) -> None:
         self._router = router
+        self._pro_only = pro_only
 
     async def __call__(self, turn: Turn, call_next: Next) -> TurnResult:
         payload = turn.message.payload
@@ -35,7 +40,7 @@ class TierMiddleware:
             tier=turn.tier,
         )
         if resolution.tier_blocked:
-            reply = pro_only_reply(turn.services.catalog.translator(turn.lang), resolution.blocked_feature)
+            reply = self._pro_only(turn.services.catalog.translator(turn.lang), resolution.blocked_feature)
             user = turn.user
             return TurnResult(status=TurnStatus.HANDLED, user_key=user.key if user else turn.message.sender.key,
                               correlation_id=turn.correlation_id, replies=(reply,), match=turn.match,

@@ -12,11 +12,13 @@ from datetime import timedelta
 from typing import Any
 from collections.abc import Mapping
 
-from engine.api import OrderStatus, OrderView
+from engine.api import OrderStatus, OrderView, Tier
+from handlers import receipts          # a module: it imports the trading package's texts
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.replies import Reply, Text
 from handlers.trading.card import PENDING_KEY, card, new_pending
-from handlers.trading.common import rejection_text, setting
+from handlers.trading.common import rejection_text
 from handlers.trading.states import CHANGE_KEY, CONFIRMATION, DRAFT_KEY, MODIFY_KEY, TRADING
 
 __all__ = ["CHANGE_KEY", "MODIFY_KEY", "OrderChange", "change_of", "execute_change", "show_change_card"]
@@ -66,13 +68,13 @@ async def show_change_card(ctx: TurnContext, change: OrderChange) -> list[Reply]
     t, engine = ctx.t, ctx.services.engine
     order = await engine.get_order(ctx.user.account, change.order_id)
     if order is None or order.status not in OPEN_STATUSES:
-        ctx.session.clear()
+        interrupt(ctx.session)
         return [Text(t("orders.not_open"))]
-    ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
+    ttl = ctx.services.product.trading.confirmation.ttl_seconds
     pending = new_pending(ctx.session, ctx.now, ttl, change=change.to_json())
     for key in (CHANGE_KEY, MODIFY_KEY, DRAFT_KEY):
         ctx.session.data.pop(key, None)
-    until = ctx.now + timedelta(minutes=int(setting(ctx, "confirmation", "dialogue_minutes", 30)))
+    until = ctx.now + timedelta(minutes=ctx.services.product.trading.confirmation.dialogue_minutes)
     TRADING.enter(ctx.session, CONFIRMATION, now=ctx.now, until=until, **{PENDING_KEY: pending})
     if change.kind == CANCEL:
         yes = t("orders.button.yes_cancel")
@@ -125,6 +127,8 @@ async def execute_change(ctx: TurnContext, change: OrderChange) -> list[Reply]:
                                      price_paise=change.price_paise)
     if result.order is not None:
         ctx.record_order(result.order)
+    if ctx.tier is Tier.PRO:       # a new price can fill a resting order at once: its receipts, from its events
+        await receipts.command_receipts(ctx, result)
     if not result.accepted or result.order is None:
         key = "orders.cancel_failed" if change.kind == CANCEL else "orders.modify_failed"
         return [Text(t(key, reason=rejection_text(t, result.rejection)))]

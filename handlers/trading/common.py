@@ -1,5 +1,5 @@
-"""Small shared helpers of the trading conversations: configuration, profile updates, money on the tick
-grid, rejection texts and the user's receipt pseudonym."""
+"""Small shared helpers of the trading conversations: profile updates, money on the tick grid, rejection texts
+and the user's receipt pseudonym. (Settings are typed: ``ctx.services.product.trading``.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from engine.api import Rejection
 from engine.rejections import CODES, COUNT, MONEY, TEXT, TIME
-from handlers.context import Services, TurnContext
+from handlers.context import Services
 from handlers.users import User
 from intents.types import IntentResult
 from locales.catalog import Translator
@@ -21,16 +21,6 @@ from locales.format import ist_time, quantity, rupees
 
 _NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(?![\w])")
 PSEUDONYM_SALT_KEY = "receipt_salt"
-
-
-def section(config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    """``config/trading.toml`` section ``name`` (empty when absent)."""
-    return (config.get("trading") or {}).get(name) or {}
-
-
-def setting(ctx_or_services: TurnContext | Services, name: str, key: str, default: Any) -> Any:
-    services = ctx_or_services.services if isinstance(ctx_or_services, TurnContext) else ctx_or_services
-    return section(services.config, name).get(key, default)
 
 
 async def update_profile(services: Services, key: str, changes: Mapping[str, Any]) -> User:

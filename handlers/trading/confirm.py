@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from engine.api import Tier
 from handlers.bound import Reason, Refused, refusal_text, spend, take
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
+# Modules, not names: the event consumers use the trading texts, so these are a cycle when they load first.
+from handlers import notifications, receipts
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import looks_like_pin_attempt
 from handlers.trading.card import CANCEL_ACTION, CONFIRM_ACTION, PENDING_KEY, client_order_id, pending_expired
 from handlers.trading.change import OrderChange, execute_change
 from handlers.trading.draft import Draft
-from handlers.trading.execute import log_pro_order, outcome_text, receipt_job
 from handlers.trading.flow import cancel_dialogue, no, restart, start_order, yes
 from handlers.trading.states import CONFIRMATION
 
@@ -50,7 +52,7 @@ async def _confirm(ctx: TurnContext, *, pro: bool):
     spend(ctx.session, card["nonce"])   # a typed "yes" answers the card: its Confirm button is used too
     change = OrderChange.from_json(pending.get("change"))
     draft = Draft.from_json(pending.get("draft"))
-    ctx.session.clear()           # consumed before acting: a second tap can never reach the engine via this card
+    interrupt(ctx.session)        # consumed before acting: a second tap can never reach the engine via this card
     ctx.session.data[LAST_KEY] = card
     if change is not None:
         return await execute_change(ctx, change)
@@ -61,18 +63,16 @@ async def _confirm(ctx: TurnContext, *, pro: bool):
     result = await ctx.services.engine.place(request)
     if result.order is not None:
         ctx.record_order(result.order)
-    replies = [Text(outcome_text(ctx.t, result))]
+    replies = [Text(notifications.command_text(ctx.t, result))]
     if result.duplicate and not ctx.retry:      # (on our own retry the user never heard the first answer)
         replies.insert(0, Text(ctx.t("trading.confirm.already")))
-    if pro and result.accepted and result.order is not None and not result.duplicate:
-        await log_pro_order(ctx.services, ctx.user, result.order)
-        if result.trades:
-            ctx.defer(receipt_job(ctx.services, ctx.user, ctx.lang, result.order, result.trades))
+    if pro:
+        await receipts.command_receipts(ctx, result)
     return replies
 
 
 def _expired(ctx: TurnContext, pending: Mapping[str, Any]):
-    ctx.session.clear()
+    interrupt(ctx.session)
     return Text(ctx.t("orders.change_expired" if pending.get("kind") == "change" else "trading.confirm.expired"))
 
 

@@ -14,13 +14,14 @@ from typing import Any, Awaitable, Callable
 
 from engine.api import Side
 from handlers.context import TurnContext
+from handlers.conversation import interrupt
 from handlers.quotes import pick_symbol
 from handlers.reading import part_said
 from handlers.replies import Button, Buttons, Text
 from handlers.security import has_pin, locked_until, verified_today
 from handlers.trading.card import PENDING_KEY, card, card_body, new_pending, risk_alerts
 from handlers.trading.change import CHANGE_KEY, MODIFY_KEY, OrderChange, change_of, show_change_card
-from handlers.trading.common import numbers_in, rejection_text, said_no, said_yes, setting, to_paise
+from handlers.trading.common import numbers_in, rejection_text, said_no, said_yes, to_paise
 from handlers.trading.draft import Draft, from_entities, missing_slot
 from handlers.trading.states import (CONFIRMATION, DRAFT_KEY, PIN, PIN_SETUP, PRICE, QUANTITY, SYMBOL, TRADING,
                                      TRIGGER)
@@ -33,7 +34,7 @@ PRICE_ACTION = "tprice"
 
 
 def until_(ctx: TurnContext):
-    return ctx.now + timedelta(minutes=int(setting(ctx, "confirmation", "dialogue_minutes", 30)))
+    return ctx.now + timedelta(minutes=ctx.services.product.trading.confirmation.dialogue_minutes)
 
 
 def draft_of(ctx: TurnContext) -> Draft | None:
@@ -79,7 +80,7 @@ async def advance(ctx: TurnContext, draft: Draft, notes: tuple[str, ...] = ()):
         draft, said = await _part_of_holding(ctx, draft, quote)
         replies.extend(said)
         if draft is None:
-            ctx.session.clear()
+            interrupt(ctx.session)
             return replies
     if draft.symbol and quote and draft.trigger_paise and stop_crossed(draft, quote.ltp_paise):
         key = "trading.stop.would_trigger_sell" if draft.side == Side.SELL.value else "trading.stop.would_trigger_buy"
@@ -142,7 +143,7 @@ async def _gate(ctx: TurnContext, key: str, value: Any, show: Callable[[], Await
     profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
     until = locked_until(profile, ctx.now)
     if until is not None:
-        ctx.session.clear()
+        interrupt(ctx.session)
         return [Text(ctx.t("trading.pin.locked", time=ist_time(until)))]
     if not has_pin(profile):
         _wait(ctx, PIN_SETUP, key, value)
@@ -175,10 +176,10 @@ async def show_card(ctx: TurnContext, draft: Draft, quote=None):
     estimate = await engine.estimate(draft.request(account=ctx.user.account, client_order_id="estimate",
                                                    tier=ctx.tier))
     if not estimate.ok:
-        ctx.session.clear()
+        interrupt(ctx.session)
         return [Text(ctx.t("trading.result.rejected", reason=rejection_text(ctx.t, estimate.rejection)))]
     alerts = await risk_alerts(ctx, draft, estimate, quote)
-    ttl = int(setting(ctx, "confirmation", "ttl_seconds", 120))
+    ttl = ctx.services.product.trading.confirmation.ttl_seconds
     pending = new_pending(ctx.session, ctx.now, ttl, draft=draft)
     TRADING.enter(ctx.session, CONFIRMATION, now=ctx.now, until=until_(ctx), **{PENDING_KEY: pending})
     ctx.session.data.pop(DRAFT_KEY, None)
@@ -238,5 +239,5 @@ def cancel_dialogue(ctx: TurnContext):
     """"No" to a card or a PIN prompt: nothing happens (a change: the order stays as it is)."""
     pending = ctx.session.data.get(PENDING_KEY) or {}
     changing = ctx.session.data.get(CHANGE_KEY) or pending.get("change")
-    ctx.session.clear()
+    TRADING.end(ctx.session)
     return Text(ctx.t("orders.kept" if changing else "trading.cancelled"))
