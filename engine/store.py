@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from engine.core import Changes, EngineCore
-from engine.db import create_tables
+from engine.db import Prepared, Reads, autocommit_reads, create_tables
 from engine.ledger import AccountState, HoldingState, PositionState
 from engine.orders import Order, trade_from_row
 from engine.api import Trade
@@ -236,6 +236,8 @@ class EngineStore:
         ``keyring`` (the data keys, :class:`bot.stores.crypto.DataCipher`): PRO accounts' rows are sealed;
         without it every row is stored in clear (unit tests, benchmarks)."""
         self.db = db
+        self._reads = Reads(db)
+        self._scans = autocommit_reads(db)
         self.sealer: Sealer | None = Sealer(keyring) if keyring is not None else None
         self.is_sqlite = db.dialect.name == "sqlite"
         # Fencing (PostgreSQL only): awaited first inside every write transaction; raising aborts it. The
@@ -498,23 +500,17 @@ class EngineStore:
 
     # -- reads --------------------------------------------------------------------------------------
     async def order(self, order_id: str) -> Order | None:
-        async with self.db.connect() as conn:
-            r = (await conn.execute(select(orders).where(orders.c.order_id == order_id))).mappings().first()
-        return Order.from_row(self._open("eng_orders", r)) if r else None
+        rows = await self._reads.mappings(_ORDER, {"order_id": order_id})
+        return Order.from_row(self._open("eng_orders", rows[0])) if rows else None
 
     async def order_by_client_id(self, client_order_id: str) -> Order | None:
-        async with self.db.connect() as conn:
-            r = (await conn.execute(select(orders).where(orders.c.client_order_id == client_order_id))
-                 ).mappings().first()
-        return Order.from_row(self._open("eng_orders", r)) if r else None
+        rows = await self._reads.mappings(_ORDER_BY_CLIENT_ID, {"client_order_id": client_order_id})
+        return Order.from_row(self._open("eng_orders", rows[0])) if rows else None
 
     async def orders_of(self, account: str, *, open_only: bool = False, limit: int = 500) -> list[Order]:
-        q = select(orders).where(orders.c.account == self._db_account(account))
-        if open_only:
-            q = q.where(orders.c.stage != "done")
-        q = q.order_by(orders.c.seq.desc()).limit(limit)
-        async with self.db.connect() as conn:
-            return [Order.from_row(self._open("eng_orders", r)) for r in (await conn.execute(q)).mappings()]
+        q = _OPEN_ORDERS_OF if open_only else _ORDERS_OF
+        rows = await self._reads.mappings(q, {"account": self._db_account(account), "limit": limit})
+        return [Order.from_row(self._open("eng_orders", r)) for r in rows]
 
     async def trades_of(self, *, account: str | None = None, order_id: str | None = None,
                         day: date | None = None) -> list[tuple[Trade, dict[str, Any]]]:
@@ -525,15 +521,13 @@ class EngineStore:
             q = q.where(trades.c.order_id == order_id)
         if day is not None:
             q = q.where(trades.c.trade_day == day)
-        async with self.db.connect() as conn:
+        async with self._scans.connect() as conn:
             rows = (await conn.execute(q.order_by(trades.c.seq))).mappings().all()
         opened = [self._open("eng_trades", r) for r in rows]
         return [(trade_from_row(r), r) for r in opened]
 
     async def events_of(self, order_id: str) -> list[dict[str, Any]]:
-        async with self.db.connect() as conn:
-            rows = (await conn.execute(select(order_events).where(order_events.c.order_id == order_id)
-                                       .order_by(order_events.c.id))).mappings().all()
+        rows = await self._reads.mappings(_EVENTS_OF, {"order_id": order_id})
         return [self._open("eng_order_events", r) for r in rows]
 
     async def ledger_sums(self) -> dict[str, int]:
@@ -547,6 +541,16 @@ class EngineStore:
                 out[t.name] = int((await conn.execute(select(func.count()).select_from(t))).scalar() or 0)
         return out
 
+
+#: The hot reads, built once (:class:`engine.db.Prepared`).
+_ORDER = Prepared(select(orders).where(orders.c.order_id == bindparam("order_id")))
+_ORDER_BY_CLIENT_ID = Prepared(select(orders).where(orders.c.client_order_id == bindparam("client_order_id")))
+_ORDERS_OF = Prepared(select(orders).where(orders.c.account == bindparam("account"))
+                      .order_by(orders.c.seq.desc()).limit(bindparam("limit")))
+_OPEN_ORDERS_OF = Prepared(select(orders).where(orders.c.account == bindparam("account"), orders.c.stage != "done")
+                           .order_by(orders.c.seq.desc()).limit(bindparam("limit")))
+_EVENTS_OF = Prepared(select(order_events).where(order_events.c.order_id == bindparam("order_id"))
+                      .order_by(order_events.c.id))
 
 #: Columns a sealing update leaves as they are (the append-only triggers insist on ``at``).
 _SAME = frozenset({"at", "placed_at", "updated_at", "release_at", "created_at", "trade_day", "day"})

@@ -29,7 +29,7 @@ from bot.stores.crypto import DataCipher, is_token
 from bot.batching import Coalescer
 from config.settings import SecretsConfig
 from engine.api import Tier
-from engine.db import SQLITE_READ, autocommit_reads, create_tables, sqlite_twin
+from engine.db import Prepared, Reads, SqliteRowInsert, autocommit_reads, create_tables, sqlite_twin
 from handlers.messages import InboundMessage, Sender
 from handlers.users import User
 
@@ -112,9 +112,17 @@ def _flags(jobs: Sequence[Sequence[dict[str, Any]]], stored: set[str]) -> list[l
     return results
 
 
+#: The SQLite writer's statement: compiled once, run per row on the driver (new-or-not from each row's count).
+_SQLITE_MESSAGES = SqliteRowInsert(messages, MESSAGE_COLUMNS, conflict="wamid")
+
+
 def _append_messages_sync(twin: Any, jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
     with twin.begin() as conn:
-        return _flags(jobs, {r.wamid for r in conn.execute(_insert_messages(conn), _rows(jobs))})
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            return [_SQLITE_MESSAGES.run(cursor, job) for job in jobs]
+        finally:
+            cursor.close()
 
 
 _WRITERS: "weakref.WeakKeyDictionary[Any, Coalescer]" = weakref.WeakKeyDictionary()
@@ -160,8 +168,11 @@ def _dump_profile(profile: Any) -> str:
 
 
 #: Built once: the hot path's one user read (statement building was a tenth of a turn's CPU).
-_CANDIDATES = select(users).where(or_(users.c.key == bindparam("key"), users.c.bsuid == bindparam("bsuid"),
-                                      users.c.phone == bindparam("phone")))
+_CANDIDATES = Prepared(select(users).where(or_(
+    users.c.key == bindparam("key"), users.c.bsuid == bindparam("bsuid"), users.c.phone == bindparam("phone"))))
+_BY_KEY = Prepared(select(users).where(users.c.key == bindparam("key")))
+_BY_ANY = Prepared(select(users).where(or_(
+    users.c.key == bindparam("id"), users.c.phone == bindparam("id"), users.c.bsuid == bindparam("id"))))
 
 
 class _Row:
@@ -194,9 +205,8 @@ class SqlUserRepository:
 
     def __init__(self, db: AsyncEngine, *, cipher: DataCipher | None = None) -> None:
         self._db = db
-        self._reads = autocommit_reads(db)
-        twin = sqlite_twin(db)
-        self._twin = twin.execution_options(**{SQLITE_READ: True}) if twin is not None else None
+        self._reads = Reads(db)
+        self._scans = autocommit_reads(db)
         self._cipher = cipher
 
     @property
@@ -222,16 +232,13 @@ class SqlUserRepository:
                     profile=json.loads(self._open(row.key, row.profile, "profile") or "{}"))
 
     async def get(self, key: str) -> User | None:
-        async with self._reads.connect() as conn:
-            row = (await conn.execute(select(users).where(users.c.key == key))).first()
-        return self._row_to_user(row) if row else None
+        rows = await self._reads.mappings(_BY_KEY, {"key": key})
+        return self._row_to_user(_Row(rows[0])) if rows else None
 
     async def find(self, identifier: str) -> User | None:
         """The user whose BSUID, phone number or key is ``identifier``, in that order of preference: a
         number is found with the account that holds it now, even when an older account is keyed by it."""
-        async with self._reads.connect() as conn:
-            rows = (await conn.execute(select(users).where(or_(
-                users.c.key == identifier, users.c.phone == identifier, users.c.bsuid == identifier)))).all()
+        rows = [_Row(r) for r in await self._reads.mappings(_BY_ANY, {"id": identifier})]
         if not rows:
             return None
         best = min(rows, key=lambda r: (r.bsuid != identifier, r.phone != identifier, -_ts(r.created_at)))
@@ -271,14 +278,9 @@ class SqlUserRepository:
         return await self.update(existing.key, **changes) if changes else existing
 
     async def _candidates(self, sender: Sender) -> list[Any]:
-        """Rows keyed by the sender's key, or holding its BSUID or phone number (a None matches nothing).
-        On SQLite read on the loop (:func:`engine.db.sqlite_twin`: microseconds, no thread hand-off)."""
+        """Rows keyed by the sender's key, or holding its BSUID or phone number (a None matches nothing)."""
         params = {"key": sender.key, "bsuid": sender.user_id or None, "phone": sender.phone or None}
-        if self._twin is not None:
-            with self._twin.connect() as conn:
-                return list(conn.execute(_CANDIDATES, params).all())
-        async with self._reads.connect() as conn:
-            return list((await conn.execute(_CANDIDATES, params)).all())
+        return [_Row(r) for r in await self._reads.mappings(_CANDIDATES, params)]
 
     async def _create(self, sender: Sender, *, now: datetime, language: str | None) -> User:
         if sender.user_id and sender.phone:
@@ -346,7 +348,7 @@ class SqlUserRepository:
         query = select(users.c.key).order_by(users.c.key)
         if tier is not None:
             query = query.where(users.c.tier == tier.value)
-        async with self._reads.connect() as conn:
+        async with self._scans.connect() as conn:
             return [r.key for r in await conn.execute(query)]
 
     async def reseal(self) -> int:
@@ -375,7 +377,7 @@ class SqlUserRepository:
         return changed
 
     async def _tiers(self) -> list[tuple[str, str]]:
-        async with self._reads.connect() as conn:
+        async with self._scans.connect() as conn:
             return [(r.key, r.tier) for r in await conn.execute(select(users.c.key, users.c.tier))]
 
     async def _reseal_messages(self, conn: AsyncConnection, key: str, *, private: bool) -> int:

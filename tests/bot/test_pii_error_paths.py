@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from bot.logging import LogRateLimiter, configure_logging
+from engine.db import dispose
 from tests.bot.conftest import webhook_env
 from tests.bot.test_webhook import post
 from tests.core.test_logging import BSUID, NAME, PHONE, PHONES, PIN, TEXT, leaks
@@ -153,7 +154,7 @@ async def test_the_database_going_away_mid_conversation_logs_no_personal_data(we
     worker's turn fails on the database, is logged and retried; when the file is back the user is answered."""
     await onboard(webhook)
     db_file = tmp_path / "gw.db"
-    await webhook.runtime.db.dispose()
+    await dispose(webhook.runtime.db)          # every connection to the file, the on-loop reader's too
     shutil.move(db_file, tmp_path / "gw.db.away")
     db_file.mkdir()
     before = len(webhook.graph.messages)
