@@ -55,14 +55,28 @@ class GraphSession(httpx.AsyncClient):
         try:
             async with self._session().request(method, full, data=body, headers=headers) as response:
                 content = await response.read()
-                return httpx.Response(response.status, headers=response.raw_headers, content=content,
-                                      request=httpx.Request(method, full))
+                status = response.status
+                # A success needs only its body and content type; a failure keeps every header (diagnosis).
+                kept = response.raw_headers if status >= 400 else \
+                    [(b"content-type", response.headers.get("content-type", "application/json").encode())]
+                return httpx.Response(status, headers=kept, content=content, request=self._request_of(method, full))
         except asyncio.TimeoutError as exc:
             raise httpx.ReadTimeout(f"Graph API timed out: {type(exc).__name__}") from exc
         except aiohttp.ClientConnectionError as exc:
             raise httpx.ConnectError(f"Graph API unreachable: {type(exc).__name__}") from exc
         except aiohttp.ClientError as exc:
             raise httpx.ReadError(f"Graph API request failed: {type(exc).__name__}") from exc
+
+    def _request_of(self, method: str, url: str) -> httpx.Request:
+        """The ``httpx.Request`` a response names (only read to describe an error): one per endpoint, built
+        once — parsing the URL on every send cost as much as the send's own JSON."""
+        cache = self.__dict__.setdefault("_requests", {})
+        request = cache.get((method, url))
+        if request is None:
+            if len(cache) >= 64:           # a handful of endpoints in practice; never grows without bound
+                cache.clear()
+            request = cache[(method, url)] = httpx.Request(method, url)
+        return request
 
     def _session(self) -> aiohttp.ClientSession:
         if self._aio is None or self._aio.closed:
