@@ -29,7 +29,7 @@ CLOCK = "2026-11-23T10:00:00+05:30"          # a Monday, 10:00 IST: the simulate
 PHONE_NUMBER_ID = "109876543210"
 READY = {"web": "gridworks serve: listening", "embedded": "gridworks serve: listening",
          "worker": "gridworks worker: running", "baseline": "baseline: listening"}
-_PASS_THROUGH = ("GRIDWORKS_INTENTS_MODEL_DIR", "GRIDWORKS_ZK_BACKEND")
+_PASS_THROUGH = ("GRIDWORKS_INTENTS_MODEL_DIR", "GRIDWORKS_ZK_BACKEND", "GRIDWORKS_PARTITIONS")
 
 
 def free_port() -> int:
