@@ -199,11 +199,14 @@ class Reads:
         for name, bind in zip(names, binders):
             value = params[name] if name in params else defaults[name]
             args.append(bind(value) if bind is not None and value is not None else value)
+        return [{k: (p(v) if p is not None else v) for k, p, v in zip(keys, results, row)}
+                for row in self._driver(sql, args)]
+
+    def _driver(self, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
         try:
-            rows = self._reader().driver_connection.execute(sql, args).fetchall()
+            return self._reader().driver_connection.execute(sql, args).fetchall()
         except sqlite3.Error as e:
             raise DBAPIError.instance(sql, args, e, sqlite3.Error) from e
-        return [{k: (p(v) if p is not None else v) for k, p, v in zip(keys, results, row)} for row in rows]
 
     def _reader(self) -> Any:
         """The twin's pooled connection checked out for good (kept, so the pool never lends it to another)."""

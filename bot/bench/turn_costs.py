@@ -7,7 +7,8 @@ side writer; in a cluster also the engine role) and the pywa client — against 
 * SQL: SQLAlchemy's ``before_cursor_execute`` / ``commit`` / ``rollback`` events on the ``Engine`` class,
   so every engine of the process (async ones through their sync core, and the sync SQLite one) is counted,
   plus the order engine's raw SQLite writes (one ``executemany`` per table of a batch, in its writer
-  thread or its writer child); the cluster engine role's periodic lease check is counted apart;
+  thread or its writer child), the prepared reads run on the SQLite driver (:class:`engine.db.Reads`) and
+  the message writer's per-row driver inserts; the cluster engine role's periodic lease check is counted apart;
 * Redis: redis-py's client — a command is one round trip, a pipeline is one round trip carrying N commands;
   a blocking stream read that came back empty is the roles' loops idling and counted apart (idle polls);
 * Graph API: every POST the fake Graph server receives (replies, read receipts, uploads).
@@ -105,6 +106,7 @@ def counting(sink: Any) -> Iterator[Tally]:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
+    from engine.db import Reads, SqliteRowInsert
     from engine.sqlite_writer import WriterProcess
     from engine.store import EngineStore
 
@@ -139,7 +141,18 @@ def counting(sink: Any) -> Iterator[Tally]:
 
     originals = {"execute_command": Redis.execute_command, "execute": Pipeline.execute,
                  "immediate": Pipeline.immediate_execute_command, "writer": WriterProcess.commit,
-                 "write_sync": EngineStore._write_sync}
+                 "write_sync": EngineStore._write_sync, "driver_read": Reads._driver,
+                 "row_insert": SqliteRowInsert.run}
+
+    def driver_read(self, sql, args):   # a prepared read straight on the SQLite driver (engine.db.Reads)
+        with lock:
+            tally.sql["SELECT"] += 1
+        return originals["driver_read"](self, sql, args)
+
+    def row_insert(self, cursor, rows):  # the SQLite message writer's per-row driver inserts
+        with lock:
+            tally.sql["INSERT"] += len(rows)
+        return originals["row_insert"](self, cursor, rows)
 
     def write_sync(self, batch):        # the order engine on SQLite: raw cursor.executemany per table
         if self._proc is None:          # (BEGIN/COMMIT come through SQLAlchemy's events; the child's, below)
@@ -187,6 +200,7 @@ def counting(sink: Any) -> Iterator[Tally]:
     Redis.execute_command, Pipeline.execute = execute_command, execute
     Pipeline.immediate_execute_command = immediate
     WriterProcess.commit, EngineStore._write_sync = writer_commit, write_sync
+    Reads._driver, SqliteRowInsert.run = driver_read, row_insert
     try:
         yield tally
     finally:
@@ -195,6 +209,7 @@ def counting(sink: Any) -> Iterator[Tally]:
         Redis.execute_command, Pipeline.execute = originals["execute_command"], originals["execute"]
         Pipeline.immediate_execute_command = originals["immediate"]
         WriterProcess.commit, EngineStore._write_sync = originals["writer"], originals["write_sync"]
+        Reads._driver, SqliteRowInsert.run = originals["driver_read"], originals["row_insert"]
 
 
 # -- driving the pipeline ------------------------------------------------------------------------------------
