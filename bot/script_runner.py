@@ -14,7 +14,18 @@ steps:
              buttons: [Confirm, Cancel]}
   - tap: 1                      # 1-based option of the last reply with buttons/rows, or an id / title
     expect: {orders: [{symbol: TCS, status: COMPLETE}], reply: ["bought"]}
+  - tick: "2026-11-24T15:00:00+05:30"     # time passes while the user is silent: only pushes happen
+    expect: {notifications: ["filled"], templates: [gw_order_fill]}   # outside the 24-hour window
+  - agent: reply                # the operator's side of a handoff (``gridworks handoff reply``) …
+    text: "Hello, this is Meera from GridWorks"
+    expect: {notifications: ["Meera"]}
+  - agent: release              # … and ``gridworks handoff release``
 ```
+
+``templates`` lists the template names the step's pushes must include; ``templates: []`` says every push
+is free text (inside the 24-hour window); ``free_pushes: 0`` says none is (outside it, only templates may go);
+``notifications_not`` is text no push may contain. ``agent`` steps act as an operator would; they fail when the user
+is not handed off, as the CLI does.
 """
 
 from __future__ import annotations
@@ -30,7 +41,8 @@ import yaml
 from bot.console import ConsoleChannel
 
 KNOWN_EXPECT = {"intent", "lang", "entities", "reply", "reply_not", "buttons", "rows", "awaiting", "orders",
-                "status", "document", "reply_count", "notifications", "confidence_min"}
+                "status", "document", "reply_count", "notifications", "confidence_min", "templates",
+                "notifications_not", "free_pushes"}
 
 
 @dataclass
@@ -147,6 +159,22 @@ def check(expect: dict[str, Any], trace: dict[str, Any]) -> list[str]:
         for needle in _as_list(expect["notifications"]):
             if str(needle).casefold() not in notes.casefold():
                 problems.append(f"notifications: expected text containing {needle!r}, got {notes!r}")
+    for needle in _as_list(expect.get("notifications_not")):
+        notes = "\n".join(r.get("text") or "" for n in trace.get("notifications", []) for r in n["replies"])
+        if str(needle).casefold() in notes.casefold():
+            problems.append(f"notifications_not: {needle!r} should not appear, got {notes!r}")
+    if "free_pushes" in expect:
+        free = [r["type"] for n in trace.get("notifications", []) for r in n["replies"] if r["type"] != "template"]
+        if len(free) != expect["free_pushes"]:
+            problems.append(f"free_pushes: expected {expect['free_pushes']} non-template pushes, got {free!r}")
+    if "templates" in expect:
+        names = [r.get("name") for n in trace.get("notifications", []) for r in n["replies"] if r["type"] == "template"]
+        want = _as_list(expect["templates"])
+        if not want and names:
+            problems.append(f"templates: expected free text only, got templates {names!r}")
+        for name in want:
+            if name not in names:
+                problems.append(f"templates: expected {name!r} among the pushes, got {names!r}")
     return problems
 
 
@@ -194,20 +222,84 @@ async def run_script(path: Path, channel: ConsoleChannel) -> ScriptReport:
             label = f"send_file {file_path.name}"
             trace = await channel.turn(user, text=step.get("caption"), name=name, at=when,
                                        document=(file_path.name, content))
+        elif "tick" in step:               # time passes with no message: the trace is what was pushed
+            label = f"tick {step['tick']}"
+            trace = await _tick(channel, _when(step["tick"]) or when)
+        elif "agent" in step:
+            label = f"agent {step['agent']}"
+            try:
+                trace = await _agent(channel, user, str(step["agent"]), step.get("text"))
+            except ValueError as exc:
+                report.failures.append(f"step {index} ({label}): {exc}")
+                break
         elif "campaign" in step:             # run a campaign; the trace is the nudge this user received
             from bot.campaigns.console import campaign_step
 
             label = f"campaign {step['campaign']}"
             trace = await campaign_step(channel, user, step["campaign"], at=when)
         else:
-            report.failures.append(f"step {index}: needs say, tap, send_file or campaign")
+            report.failures.append(f"step {index}: needs say, tap, send_file, tick, agent or campaign")
             continue
         report.steps += 1
+        _as_seen(trace)
         report.traces.append(trace)
         last[user] = trace
         for problem in check(step.get("expect") or {}, trace):
             report.failures.append(f"step {index} ({label}): {problem}")
     return report
+
+
+def _as_seen(trace: dict[str, Any]) -> None:
+    """A pushed template reads as WhatsApp shows it: the body registered with Meta (``bot/whatsapp/templates``,
+    in the template's Meta locale) filled with the sent parameters, not our free-text rendering. A template
+    not registered there keeps its text and is marked ``registered: false``."""
+    from bot.whatsapp.templates import BY_NAME, TEXT_SOURCE, meta_locale, render
+    from locales.catalog import load_catalog
+
+    for note in trace.get("notifications", []):
+        for r in note["replies"]:
+            if r.get("type") != "template":
+                continue
+            tpl = BY_NAME.get(r.get("name"))
+            r["registered"] = tpl is not None
+            if tpl is not None and len(r.get("params", [])) == len(tpl.params):
+                r["text"] = render(load_catalog(), tpl, TEXT_SOURCE[meta_locale(r.get("language"))],
+                                   dict(zip(tpl.params, r["params"])))
+
+
+def _pushed(channel: ConsoleChannel, trace: dict[str, Any]) -> dict[str, Any]:
+    pushed = channel.messenger.drain()
+    if pushed:
+        trace["notifications"] = [{"to": key, "replies": channel.render(rs)} for key, rs in pushed.items()]
+    return trace
+
+
+async def _tick(channel: ConsoleChannel, when: datetime | None) -> dict[str, Any]:
+    """Move the clock (when given) and run the runtime's tick, as the scheduler does between messages."""
+    clock = channel.runtime.clock
+    if when is not None and hasattr(clock, "set"):
+        clock.set(when)
+    await channel.runtime.tick()
+    return _pushed(channel, {"replies": [], "orders": [], "status": "tick"})
+
+
+async def _agent(channel: ConsoleChannel, user_key: str, action: str, text: Any) -> dict[str, Any]:
+    """An operator's ``gridworks handoff reply|release`` for this script's user, through the channel's push."""
+    from handlers import handoff
+
+    services = channel.runtime.services
+    user = await services.users.find(user_key)
+    if user is None or handoff.handoff_state(user) is None:
+        raise ValueError(f"{user_key} is not handed off")
+    t = services.catalog.translator(user.language or "en")
+    if action == "reply":
+        replies = handoff.agent_replies(t, str(text or ""))
+    elif action == "release":
+        replies = await handoff.hand_back(services.users, user, t)
+    else:
+        raise ValueError(f"agent: {action!r} is not reply or release")
+    await channel.messenger.push(user, replies)
+    return _pushed(channel, {"replies": [], "orders": [], "status": "agent"})
 
 
 def _last_document(trace: dict[str, Any] | None) -> str:

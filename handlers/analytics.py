@@ -18,6 +18,7 @@ from config.product import CoachingConfig
 from engine.api import Holding, Side, Tier, Trade
 from engine.clock import IST
 from engine.instruments import load_instruments
+from handlers import portfolio        # a module: its cost basis is the one P&L uses
 from handlers.context import TurnContext
 from handlers.conversation import interrupt
 from handlers.replies import Text, texts
@@ -178,7 +179,8 @@ async def report(ctx: TurnContext) -> list[Text]:
             key = "analytics.concentration_high" if pct > 20.0 else "analytics.concentration_ok"
             parts.append(t(key, symbol=symbol, pct=f"{pct:.1f}%", top3=f"{top3:.1f}%", limit="20%"))
     realized = realized_by_symbol(trades)
-    unrealized = {h.symbol: h.pnl_paise for h in holdings}
+    costs = await portfolio.cost_basis(ctx, holdings)           # the contract notes' cost, not avg × qty
+    unrealized = {h.symbol: h.value_paise - costs[h.symbol] for h in holdings}
     contributions = Counter({s: unrealized.get(s, 0) + realized.get(s, 0) for s in set(unrealized) | set(realized)})
     ranked = sorted(contributions.items(), key=lambda kv: abs(kv[1]), reverse=True)[:3]
     parts.append(t("analytics.pnl", unrealized=_signed(sum(unrealized.values())),

@@ -100,5 +100,5 @@ async def on_tick(services: Services, now: datetime, events: Sequence[Any]) -> l
         replies = grouped.setdefault(user.key, (user, []))[1]
         replies.append(event_reply(user, now, services.catalog.translator(lang), lang, event))
         if user.tier == Tier.PRO:
-            replies.extend(await receipts.issue_receipts(services, user, lang, [event]))
+            replies.extend(await receipts.issue_receipts(services, user, lang, [event], now=now))
     return list(grouped.values())

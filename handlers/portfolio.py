@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from fractions import Fraction
 from typing import Any, Sequence
 
 from engine.api import ContractNote, Holding, Product, Side
@@ -52,6 +53,30 @@ async def day_pnl(ctx: TurnContext, holdings: Sequence[Holding]) -> dict[str, in
     return out
 
 
+async def cost_basis(ctx: TurnContext, holdings: Sequence[Holding]) -> dict[str, int]:
+    """What each holding cost, from its delivery trades (average-cost method, exact), so "Invested" and P&L add
+    up to the contract notes' trade values; the engine's rounded average × quantity drifts by paise per share.
+    A holding the trades do not explain (e.g. opened by other means) falls back to average × quantity."""
+    engine, account = ctx.services.engine, ctx.user.account
+    delivery = {o.order_id for o in await engine.orders(account) if o.product is Product.CNC}
+    book: dict[str, tuple[int, Fraction]] = {}
+    for trade in sorted(await engine.trades(account), key=lambda tr: (tr.at, tr.trade_id)):
+        if trade.order_id not in delivery:
+            continue
+        qty, cost = book.get(trade.symbol, (0, Fraction(0)))
+        if trade.side is Side.BUY:
+            qty, cost = qty + trade.quantity, cost + trade.quantity * trade.price_paise
+        elif qty:
+            sold = min(trade.quantity, qty)
+            qty, cost = qty - sold, cost * (qty - sold) / qty
+        book[trade.symbol] = (qty, cost)
+    out = {}
+    for h in holdings:
+        qty, cost = book.get(h.symbol, (0, Fraction(0)))
+        out[h.symbol] = round(cost) if qty == h.total_quantity else h.average_price_paise * h.total_quantity
+    return out
+
+
 @router.on_intent("portfolio")
 async def portfolio(ctx: TurnContext):
     if _NOTE_WORDS.search(ctx.text):
@@ -62,16 +87,18 @@ async def portfolio(ctx: TurnContext):
     parts: list[str] = []
     if holdings:
         day = await day_pnl(ctx, holdings)
+        costs = await cost_basis(ctx, holdings)
         lines = []
         for h in holdings:
-            cost = h.average_price_paise * h.total_quantity
-            pct = percent(100 * h.pnl_paise / cost) if cost else percent(0)
+            cost = costs[h.symbol]
+            pnl = h.value_paise - cost
+            pct = percent(100 * pnl / cost) if cost else percent(0)
             key = "portfolio.holding_t1" if h.t1_quantity else "portfolio.holding"
             lines.append(t(key, symbol=h.symbol, shares=counted(t, "trading.shares", h.total_quantity),
                            t1=quantity(h.t1_quantity),
                            avg=rupees(h.average_price_paise), ltp=rupees(h.ltp_paise), value=rupees(h.value_paise),
-                           pnl=signed(h.pnl_paise), pct=pct, day=signed(day[h.symbol])))
-        invested = sum(h.average_price_paise * h.total_quantity for h in holdings)
+                           pnl=signed(pnl), pct=pct, day=signed(day[h.symbol])))
+        invested = sum(costs.values())
         current = sum(h.value_paise for h in holdings)
         parts.append(t("portfolio.holdings_title") + "\n" + "\n\n".join(lines))
         parts.append(t("portfolio.totals", invested=rupees(invested), current=rupees(current),

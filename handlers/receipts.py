@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from handlers.replies import Document, Reply, Text
 from handlers import portfolio        # a module: the trading package imports this one while it loads
 from handlers.router import UNHANDLED, Router
 from handlers.security import trading_day
+from handlers.service_window import in_service_window, push_reply
 from handlers.trading.common import pseudonym
 from handlers.trading.execute import side_word
 from handlers.users import User
@@ -32,6 +34,9 @@ router = Router("receipts")
 log = structlog.get_logger("gridworks.receipts")
 _RECEIPT_ID = re.compile(r"\bR-[A-Za-z0-9_-]{4,}\b", re.IGNORECASE)
 MAX_DOCUMENT_BYTES = 256 * 1024
+#: The approved utility template for a receipt issued outside the 24-hour window, and its ``{{1}}…`` order.
+HELD_TEMPLATE = "gw_order_receipt"
+HELD_PARAMS: tuple[str, ...] = ("receipt_id", "side", "symbol")
 
 
 # -- issuing (PRO) ----------------------------------------------------------------------------------------
@@ -49,9 +54,12 @@ async def log_accepted(services: Services, user: User, events: Sequence[EngineEv
             log.warning("receipt_log_failed", order_id=event.order.order_id, error=type(exc).__name__)
 
 
-async def issue_receipts(services: Services, user: User, lang: str, events: Sequence[EngineEvent]) -> list[Reply]:
+async def issue_receipts(services: Services, user: User, lang: str, events: Sequence[EngineEvent],
+                         *, now: datetime | None = None) -> list[Reply]:
     """One receipt per trade of the fill events: a short text, the public JSON document and the private
-    opening (the user's proof of their own values) as a separate file."""
+    opening (the user's proof of their own values) as a separate file. Pushed at ``now`` outside WhatsApp's
+    24-hour window, where no text or file may be sent, a receipt is the ``gw_order_receipt`` template instead:
+    the receipt is issued and stored, and "verify receipt R-…" returns its file."""
     receipts = services.receipts
     fills = [e for e in events if e.is_fill and e.trades]
     if receipts is None or not fills:
@@ -70,6 +78,11 @@ async def issue_receipts(services: Services, user: User, lang: str, events: Sequ
             if issued is None or not getattr(issued, "ok", False):
                 log.warning("receipt_refused", order_id=order.order_id, code=getattr(issued, "code", None))
                 out.append(Text(t("receipts.issue_failed", order_id=order.order_id)))
+                continue
+            if now is not None and not in_service_window(user, now):
+                values = dict(receipt_id=issued.receipt_id, side=side_word(t, order.side), symbol=order.symbol)
+                out.append(push_reply(user, now, text=t("receipts.held", **values), template=HELD_TEMPLATE,
+                                      lang=lang, params=tuple(values[p] for p in HELD_PARAMS)))
                 continue
             out.append(Text(t("receipts.issued", receipt_id=issued.receipt_id, symbol=order.symbol,
                               side=side_word(t, order.side))))
@@ -131,7 +144,12 @@ async def _verify_id(ctx: TurnContext, receipt_id: str):
     if found is None:
         return Text(ctx.t("receipts.not_found", receipt_id=receipt_id))
     doc = getattr(found, "document", found)
-    return await verify_reply(ctx, doc, receipt_id=receipt_id)
+    answer = await verify_reply(ctx, doc, receipt_id=receipt_id)
+    if not isinstance(doc, dict):
+        return answer
+    # the file too: a receipt issued outside the 24-hour window reached the user as a template, without it
+    return [answer, Document(filename=f"{receipt_id}.json", content=_json(doc),
+                             caption=ctx.t("receipts.document_caption", receipt_id=receipt_id))]
 
 
 async def _verify_attachment(ctx: TurnContext):

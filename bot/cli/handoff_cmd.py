@@ -54,7 +54,7 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
     from bot.cli.common import open_database
     from bot.stores.crypto import DataCipher
     from bot.stores.sql import SqlAuditLog, SqlUserRepository, create_schema
-    from handlers.handoff import flagged, handoff_state, release
+    from handlers.handoff import agent_replies, flagged, hand_back, handoff_state
 
     db = await open_database(settings)
     try:
@@ -78,27 +78,27 @@ async def run_action(settings: Any, args: argparse.Namespace) -> int:
             return fail(f"no user {args.wa_id}")
         if handoff_state(user) is None:
             return fail(f"{args.wa_id} is not handed off (the bot answers them)")
-        from handlers.replies import Text
         from locales.catalog import load_catalog
 
         t = load_catalog().translator(user.language or "en")
         if args.action == "reply":
-            text = " ".join(args.text.split()) if args.text else ""
-            if not text:
-                return fail("the reply is empty")
+            try:
+                replies = agent_replies(t, args.text)
+            except ValueError as exc:
+                return fail(str(exc))
             if not _can_deliver(settings):
                 return fail("no channel to deliver through: set WHATSAPP_TOKEN (or REDIS_URL for a cluster)")
-            await _deliver(settings, db, SqlAuditLog(db, cipher=cipher), user,
-                           [Text(t("handoff.agent_says", text=text))], key=f"agent:{now.isoformat()}")
+            await _deliver(settings, db, SqlAuditLog(db, cipher=cipher), user, replies,
+                           key=f"agent:{now.isoformat()}")
             print(json.dumps({"key": user.key, "delivered": True}))
             return 0
         if args.action == "release":
-            await release(users, user)
+            notice = await hand_back(users, user, t)
             told = False
             if _can_deliver(settings):        # best effort: the release stands even if the notice fails
                 try:
-                    await _deliver(settings, db, SqlAuditLog(db, cipher=cipher), user,
-                                   [Text(t("handoff.released"))], key=f"release:{now.isoformat()}")
+                    await _deliver(settings, db, SqlAuditLog(db, cipher=cipher), user, notice,
+                                   key=f"release:{now.isoformat()}")
                     told = True
                 except Exception as exc:  # noqa: BLE001 - reported in the output, the release is done
                     print(f"gridworks: the user was released but not told ({type(exc).__name__})", file=sys.stderr)
