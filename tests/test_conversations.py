@@ -3,6 +3,7 @@ engine, ZK receipts and stores, on a fresh SQLite database — the same runner a
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -10,15 +11,19 @@ import pytest
 from bot.cli.simulate_cmd import open_console
 from bot.script_runner import format_report, run_script
 from config.settings import load_settings
+from engine.clock import FixedClock
 
 SCRIPTS = sorted((Path(__file__).parent / "conversations").glob("**/*.yml"))
 
 
 async def _run(script: Path, tmp_path: Path):
-    """One script on a fresh SQLite database and state directory, as ``gridworks simulate FILE.yml``."""
+    """One script on a fresh SQLite database and state directory, as ``gridworks simulate FILE.yml`` — but on
+    a clock that moves only where the script says (``at:``): the simulated market is continuous in time, so
+    the same script must see the same prices however slowly a loaded machine runs it."""
     settings = load_settings({"GRIDWORKS_STATE_DIR": str(tmp_path / "state"),
                               "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}"})
-    runtime, channel = await open_console(settings, str(tmp_path / "docs"))
+    start = datetime(2026, 11, 23, 10, 0, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    runtime, channel = await open_console(settings, str(tmp_path / "docs"), clock=FixedClock(start))
     try:
         return await run_script(script, channel)
     finally:

@@ -31,14 +31,14 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_jsonl(settings, args.files, args.documents))
 
 
-async def open_console(settings, documents: str | None):
+async def open_console(settings, documents: str | None, *, clock=None):
     from pathlib import Path
 
     from bot.app import build_runtime
     from bot.console import ConsoleChannel, ConsoleMessenger
 
     messenger = ConsoleMessenger()
-    runtime = await build_runtime(settings, simulated_clock=True, messenger=lambda _audit: messenger)
+    runtime = await build_runtime(settings, simulated_clock=True, clock=clock, messenger=lambda _audit: messenger)
     folder = Path(documents) if documents else settings.secrets.state_dir / "documents"
     return runtime, ConsoleChannel(runtime, documents_dir=folder)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from handlers.notifications import TEMPLATE_PARAMS as ORDER_TEMPLATE_PARAMS
+from handlers.receipts import HELD_PARAMS, HELD_TEMPLATE
 from locales.catalog import LANGUAGES, Catalog
 
 MARKETING, UTILITY = "MARKETING", "UTILITY"
@@ -64,6 +65,8 @@ TEMPLATES: tuple[TemplateDef, ...] = (
                 {"symbol": "TCS", "price": "₹3,000.00", "ltp": "₹2,990.10"}),
     *(TemplateDef(f"gw_order_{kind}", UTILITY, f"trading.event.{kind}", params, (), _ORDER_EXAMPLES)
       for kind, params in ORDER_TEMPLATE_PARAMS.items()),
+    TemplateDef(HELD_TEMPLATE, UTILITY, "receipts.held", HELD_PARAMS, (),
+                {"receipt_id": "R-1a2b3c4d5e6f", "side": "BUY", "symbol": "TCS"}),
 )
 BY_NAME: Mapping[str, TemplateDef] = {t.name: t for t in TEMPLATES}
 

@@ -55,5 +55,5 @@ def test_languages_without_a_meta_locale_fall_back_to_english_text():
 
 def test_templates_the_product_sends_are_defined():
     for name in ("gw_nudge_a", "gw_nudge_b", "gw_trial_reminder", "gw_plan_ended", "gw_price_alert_above",
-                 "gw_order_fill"):
+                 "gw_order_fill", "gw_order_receipt"):
         assert name in BY_NAME

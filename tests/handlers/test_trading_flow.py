@@ -209,6 +209,9 @@ async def test_pro_amo_fill_is_pushed_with_its_receipt_when_the_market_opens(db,
         await _start_trial(channel, user)
         amo = await channel.turn(user, button=_card_payload(await channel.turn(user, text="buy 2 TCS at market")))
         assert amo["orders"][0]["is_amo"] and not [r for r in amo["replies"] if r["type"] == "document"]
+        # The user writes before the open, so the fill's push is inside WhatsApp's 24-hour window: free text and
+        # the receipt files (outside it the receipt is a template: tests/handlers/test_receipt_outside_window.py).
+        await channel.turn(user, text="hi", at=datetime(2026, 11, 30, 9, 5, tzinfo=IST))
         monday = await channel.turn(user, text="order status", at=datetime(2026, 11, 30, 10, 0, tzinfo=IST))
         pushed = [r for n in monday["notifications"] if n["to"] == user for r in n["replies"]]
         assert any("Your order filled" in (r.get("text") or "") for r in pushed)
