@@ -105,16 +105,24 @@ def train_files(data_dir: Path = DATA_DIR) -> list[Path]:
 
 
 def load_phrases(path: Path) -> dict[str, list[str]]:
+    """A language's phrases by intent. A file that does not parse, or a phrase that is not text (an unquoted
+    ``- {sym} …`` is a YAML mapping), fails loudly: skipping it would silently train without that language."""
     try:
         with path.open(encoding="utf-8") as fh:
             doc = yaml.load(fh, Loader=_LOADER) or {}
-    except (OSError, yaml.YAMLError):
+    except OSError:
         return {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from exc
     intents = doc.get("intents") if isinstance(doc, dict) else None
     out: dict[str, list[str]] = {}
     for intent, phrases in (intents or {}).items():
         if intent in INTENTS and isinstance(phrases, list):
-            out[intent] = [str(p) for p in phrases if isinstance(p, (str, int, float)) and str(p).strip()]
+            odd = [p for p in phrases if not isinstance(p, (str, int, float))]
+            if odd:
+                raise ValueError(f"{path}: {intent}: phrases must be text (quote a phrase that starts with "
+                                 f"'{{'): {odd[0]!r}")
+            out[intent] = [str(p) for p in phrases if str(p).strip()]
     return out
 
 

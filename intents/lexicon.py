@@ -252,7 +252,7 @@ def build_lexicon(data_dir: Path = DATA_DIR, rules_dir: Path = RULES_DIR,
                     unlisted_context.add(key)
     words = {name: frozenset(t for w in _names(rules.get(name) or extra.get(name) or []) for t in [" ".join(_key(w))] if t)
              for name in ("trap_numbers", "currency", "share_nouns", "price_markers", "weak_price_markers", "trigger_markers",
-                          "amount_markers", "amount_verbs", "market_words", "intraday_words", "delivery_words", "veto_objects",
+                          "limit_markers", "rise_markers", "fall_markers", "amount_markers", "amount_verbs", "market_words", "intraday_words", "delivery_words", "veto_objects",
                           "foreign_services", "product_words", "stock_context")}
     max_len = max((len(k) for k in (*symbols, *ambiguous, *numbers, *multipliers, *languages)), default=1)
     from intents.names import NameIndex

@@ -149,10 +149,10 @@ class ProcessOffload:
                 self._pool, self._state = pool, "ready"
             elif self._state == "starting":
                 self._state = "failed"
+            if kept:                     # said before waiters wake, so it never interleaves with what they print
+                log.info("intents_child_ready")
             self._settled.set()
-        if kept:
-            log.info("intents_child_ready")
-        elif pool is not None:           # failed, or closed while starting
+        if not kept and pool is not None:    # failed, or closed while starting
             pool.shutdown(wait=False, cancel_futures=True)
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

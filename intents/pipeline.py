@@ -192,6 +192,7 @@ class IntentPipeline:
             # Out of scope by gating: offer the model's likeliest in-scope meanings for "Did you mean …?"
             # (the entities of the best guess stay, so a clarified choice can use them).
             alternatives = [kv for kv in ranked if kv[0] != "out_of_scope"][:3]
+        alternatives = _trade_only(decision.intent, alternatives, entities)
         return IntentResult(intent=decision.intent, confidence=float(confidence), lang=lang, entities=entities,
                             alternatives=tuple((k, round(float(v), 4)) for k, v in alternatives),
                             clarify=decision.clarify, source=decision.source)
@@ -253,6 +254,18 @@ class IntentPipeline:
                           has_language_name=any(sp.kind == "lang" for sp in a.spans),
                           foreign=mentions(a.toks, self.foreign))
         return replace(merged, entities=entities, clarify=decision.clarify)
+
+
+_SIDES = ("buy", "sell")
+
+
+def _trade_only(intent: str, alternatives: list[tuple[str, float]], entities: Entities) -> list[tuple[str, float]]:
+    """"buy 5", "5 खरीदो": a trade that only lacks its stock is asked back as that trade ("Did you mean: Buy
+    shares?"), never offered a meaning the words do not carry ("My funds", "Yes, go ahead", the other side)."""
+    lead = intent if intent != "out_of_scope" else next((k for k, _ in alternatives), None)
+    if lead not in _SIDES or entities.symbol is not None:
+        return alternatives
+    return [kv for kv in alternatives if kv[0] == lead]
 
 
 def _outside_names(a: Analysed, trade_words: frozenset[str]) -> list[str]:

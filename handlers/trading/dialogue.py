@@ -45,6 +45,10 @@ async def interrupted(ctx: TurnContext):
     return None
 
 
+def _intent_of(draft) -> str:
+    return "buy" if draft.side == Side.BUY.value else "sell"
+
+
 @router.on_payload(SYMBOL_ACTION)
 async def symbol_tap(ctx: TurnContext):
     draft = draft_of(ctx)
@@ -55,10 +59,14 @@ async def symbol_tap(ctx: TurnContext):
 
 @router.on_awaiting(SYMBOL)
 async def symbol_answer(ctx: TurnContext):
-    if (early := await interrupted(ctx)) is not None:
-        return early
     draft = draft_of(ctx)
     entities = ctx.match.entities
+    if draft is not None and entities.symbol and not ctx.message.payload and ctx.match.intent == _intent_of(draft):
+        # "Which stock?" → "buy reliance": the answer to the question, not a new order (what was said stays).
+        return await advance(ctx, apply_entities(draft.with_(symbol=entities.symbol.upper()), entities,
+                                                  market_said=market_said(ctx)))
+    if (early := await interrupted(ctx)) is not None:
+        return early
     if entities.symbol:
         return await advance(ctx, apply_entities(draft.with_(symbol=entities.symbol.upper()), entities,
                                                   market_said=market_said(ctx)))
