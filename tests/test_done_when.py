@@ -101,3 +101,14 @@ def test_hindi_journey_in_one_chat_session(tmp_path: Path):
                      "हो गया!", "TCS · 10 शेयर", "₹3,500.00"):
         assert expected in out, f"{expected!r} missing from the chat transcript:\n{out[-3000:]}"
     assert "482611" not in out, "the PIN is never echoed"
+
+
+def test_in_chat_a_number_after_a_reply_without_choices_is_text_not_an_old_button(tmp_path: Path):
+    """Issue 12: after the consent card (I agree / No thanks) and replies without buttons, "2" answering "How many
+    shares?" is a quantity — it used to tap the consent card's "No thanks"."""
+    typed = "\n".join(["/at 2026-11-23T10:00:00+05:30", "hello", "1", "yes", "482611", "buy TCS", "2",
+                       "/quit"]) + "\n"
+    done = gridworks(["chat", "--user", "919800000078"], stdin=typed, state=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "How many shares of TCS" in done.stdout
+    assert "BUY 2 TCS: at the market price, or at a price you choose?" in done.stdout, done.stdout[-2000:]

@@ -77,7 +77,7 @@ async def _repl(settings, args: argparse.Namespace) -> int:
             else:
                 trace = await channel.turn(args.user, text=line, name=args.name)
             text, new_ids = render(trace)
-            ids = new_ids or ids
+            ids = new_ids          # a number picks from the last reply only; after one without choices it is text
             print(f"bot> {text}\n", flush=True)
     finally:
         await runtime.close()
