@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from config.settings import load_settings
 from engine.db import make_engine
 from handlers.handoff import flag
 from handlers.messages import InboundMessage, MessageKind, Sender
-from tests.support.graph_api import FakeGraphAPI
+from tests.support.graph_api import cli_env, graph_in_thread
 
 WA = "919800000741"
 
@@ -35,25 +34,13 @@ def _fresh_structlog():
 
 @pytest.fixture
 def graph():
-    """The fake Graph API on its own loop in a thread (the CLI runs its own ``asyncio.run``)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    api = asyncio.run_coroutine_threadsafe(FakeGraphAPI().start(), loop).result(10)
-    yield api
-    asyncio.run_coroutine_threadsafe(api.stop(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    with graph_in_thread() as api:
+        yield api
 
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch, graph) -> dict[str, str]:
-    values = {"GRIDWORKS_STATE_DIR": str(tmp_path / "state"), "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
-              "GRIDWORKS_CLOCK": "2026-11-23T10:20:00+05:30", "WHATSAPP_GRAPH_URL": graph.url,
-              "WHATSAPP_TOKEN": "test-token", "WHATSAPP_PHONE_NUMBER_ID": "1000001"}
-    for k, v in values.items():
-        monkeypatch.setenv(k, v)
-    return values
+    return cli_env(tmp_path, monkeypatch, graph, clock="2026-11-23T10:20:00+05:30")
 
 
 async def _waiting_user(env: dict[str, str]) -> None:

@@ -7,10 +7,12 @@ client sent, and it can be told to fail sends to a recipient with Meta's error b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from aiohttp import web
 
@@ -112,3 +114,30 @@ def _error(code: int, title: str, *, status: int = 400, kind: str = "OAuthExcept
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
+
+
+@contextlib.contextmanager
+def graph_in_thread() -> Iterator[FakeGraphAPI]:
+    """The fake Graph API on its own loop in a thread: for code under test that runs its own ``asyncio.run``
+    (a CLI command called in-process)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    api = asyncio.run_coroutine_threadsafe(FakeGraphAPI().start(), loop).result(10)
+    try:
+        yield api
+    finally:
+        asyncio.run_coroutine_threadsafe(api.stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def cli_env(tmp_path: Any, monkeypatch: Any, graph: FakeGraphAPI, *, clock: str) -> dict[str, str]:
+    """The environment a CLI command run in-process reads: embedded SQLite under ``tmp_path``, the fake Graph
+    API, a fixed start of the simulated clock (set in ``os.environ`` too, through ``monkeypatch``)."""
+    values = {"GRIDWORKS_STATE_DIR": str(tmp_path / "state"), "DATABASE_URL": f"sqlite:///{tmp_path / 'gw.db'}",
+              "GRIDWORKS_CLOCK": clock, "WHATSAPP_GRAPH_URL": graph.url,
+              "WHATSAPP_TOKEN": "test-token", "WHATSAPP_PHONE_NUMBER_ID": "1000001"}
+    for k, v in values.items():
+        monkeypatch.setenv(k, v)
+    return values
