@@ -119,3 +119,32 @@ async def test_a_pro_users_message_texts_follow_the_tier_and_the_current_key(db)
 
     await SqlUserRepository(db, cipher=rotated).set_tier(user.key, Tier.LITE)
     assert await bodies() == ["buy 17 TCS", "sell 3 INFY", "Bought 17 TCS"], "a downgrade opens them again"
+
+
+async def test_one_group_commit_says_per_row_which_were_new_and_stores_every_column(db):
+    """The message writer's batch (SQLite: per-row driver inserts; PostgreSQL: one array INSERT): a message id
+    stored before, or twice in the batch, is not new the second time; a row without an id always is; every
+    column lands as given."""
+    from sqlalchemy import select
+
+    from bot.stores.sql import message_row, message_writer, messages
+
+    await create_schema(db)
+    writer = message_writer(db)
+    assert await writer.submit([message_row(wamid="w.old", direction="in", user_key="u", kind="text", body="a",
+                                            created_at=NOW)]) == [True]
+    jobs = [[message_row(wamid="w.new", direction="in", user_key="u", kind="text", body="b", created_at=NOW),
+             message_row(wamid="w.old", direction="in", user_key="u", kind="text", body="again", created_at=NOW)],
+            [message_row(wamid="w.new", direction="in", user_key="v", kind="text", body="dup", created_at=NOW)],
+            [message_row(wamid=None, direction="out", user_key="u", kind="text", body="unsent", status="failed",
+                         error_code=131047, error_title="Re-engagement message", correlation_id="c9",
+                         created_at=NOW, status_at=NOW)]]
+    assert await asyncio.gather(*(writer.submit(job) for job in jobs)) == [[True, False], [False], [True]]
+    async with db.connect() as conn:
+        rows = {r["body"]: dict(r) for r in (await conn.execute(select(messages))).mappings()}
+    assert set(rows) == {"a", "b", "unsent"}
+    failed = rows["unsent"]
+    assert (failed["wamid"], failed["status"], failed["error_code"], failed["error_title"], failed["correlation_id"]) \
+        == (None, "failed", 131047, "Re-engagement message", "c9")
+    stored = failed["status_at"] if failed["status_at"].tzinfo else failed["status_at"].replace(tzinfo=timezone.utc)
+    assert stored == NOW
