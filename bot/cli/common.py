@@ -163,6 +163,16 @@ async def start_metrics(settings: Any, roles: Any = None, *, command: str, serve
     return closer
 
 
+def freeze_startup_heap() -> None:
+    """Move everything built at start-up (the intent model, catalogs, compiled statements: ~120,000 objects)
+    out of the garbage collector's sight. A full collection walked them all — 50 ms with the loop stopped,
+    landing in the webhook's acknowledgement tail under load; they live as long as the process anyway."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 async def find_account(db: Any, who: str) -> str:
     """The order-engine account of ``who`` (a WhatsApp number, BSUID, user key or account id); a
     :class:`CliError` "no such user" when nobody has it (an operator typo must not read as an empty account)."""

@@ -104,7 +104,7 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     import asyncio
 
     from bot import readiness
-    from bot.cli.common import start_metrics
+    from bot.cli.common import freeze_startup_heap, start_metrics
     from bot.logging import access_logger
     from bot.webhook import create_web_app
 
@@ -117,6 +117,7 @@ async def serve(settings, *, host: str, port: int, worker: bool = True, engine: 
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    freeze_startup_heap()
     print(f"gridworks serve: listening on http://{host}:{port}/webhook", flush=True)
     try:
         await _until_signal()
@@ -132,10 +133,11 @@ async def work(settings) -> int:
     client, roles = await _roles(settings, command="worker", worker=True, engine=False)
     if roles is None:
         return 2
-    from bot.cli.common import start_metrics
+    from bot.cli.common import freeze_startup_heap, start_metrics
 
     stop_metrics = await start_metrics(settings, roles, command="worker")
     await roles.start()
+    freeze_startup_heap()
     print("gridworks worker: running", flush=True)
     try:
         await _until_signal()
