@@ -7,13 +7,12 @@ never echoed, logged or stored in the session; the reading gate also keeps it ou
 
 from __future__ import annotations
 
-import asyncio
 
 from handlers.context import TurnContext
 from handlers.replies import Text
 from handlers.router import UNHANDLED, Router
 from handlers.security import PinCheck, PinPolicy, attempt, clean_pin_text, looks_like_pin_attempt, set_pin
-from handlers.security import valid_pin_format, weak_pin
+from handlers.security import hashing, valid_pin_format, weak_pin
 from handlers.trading.common import update_profile
 from handlers.trading.flow import after_pin, cancel_dialogue, elsewhere, no, restart, start_order, waiting_for_pin
 from handlers.trading.states import PIN, PIN_SETUP, TRADING
@@ -36,7 +35,7 @@ async def pin_setup_answer(ctx: TurnContext):
     pin, phone = clean_pin_text(ctx.text), ctx.user.phone or ctx.message.sender.phone
     if valid_pin_format(pin, policy) and weak_pin(pin, phone=phone) is not None:
         return Text(ctx.t("trading.pin.too_simple", min=policy.min_length, max=policy.max_length))
-    changes = await asyncio.to_thread(set_pin, pin, ctx.now, policy, phone=phone)    # scrypt: off the loop
+    changes = await hashing(set_pin, pin, ctx.now, policy, phone=phone)    # scrypt: off the loop
     if changes is None:
         return again
     await update_profile(ctx.services, ctx.user.key, changes)
@@ -57,7 +56,7 @@ async def pin_answer(ctx: TurnContext):
         return UNHANDLED          # another question: answered elsewhere, the order waits for the PIN
     policy = PinPolicy.from_config(ctx.services.product.trading.pin)
     profile = (await ctx.services.users.get(ctx.user.key) or ctx.user).profile
-    outcome = await asyncio.to_thread(attempt, profile, clean_pin_text(ctx.text), ctx.now, policy)
+    outcome = await hashing(attempt, profile, clean_pin_text(ctx.text), ctx.now, policy)
     if outcome.changes:
         await update_profile(ctx.services, ctx.user.key, outcome.changes)
     if outcome.result == PinCheck.BAD_FORMAT:
