@@ -87,3 +87,29 @@ async def test_sqlite_row_insert_stores_what_sqlalchemy_stores_and_says_which_ro
     for column in ("created_at", "status_at", "direction", "kind", "user_key"):
         assert stored["w1"][column] == stored["ref"][column], column
     await dispose(db)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_the_kept_reader_sees_what_another_process_commits_after_it_read(db) -> None:
+    """The on-loop reader keeps one driver connection for good: it must never sit in an old snapshot. Another
+    process (an operator command beside a running server) commits an order between two reads; the second read
+    sees it."""
+    import subprocess
+    import sys
+
+    async with db.begin() as conn:
+        await create_tables(conn, metadata)
+        await conn.execute(insert(orders), [_order(1)])
+    reads = Reads(db)
+    by_account = Prepared(select(orders.c.order_id).where(orders.c.account == bindparam("account")))
+    try:
+        assert [r["order_id"] for r in await reads.mappings(by_account, {"account": "acc"})] == ["O1"]
+        path = db.url.database
+        writer = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=30); "
+                  "c.execute(\"UPDATE eng_orders SET order_id = 'O9', client_order_id = 'c9' WHERE order_id = 'O1'\"); "
+                  "c.commit()")
+        done = subprocess.run([sys.executable, "-c", writer, path], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert [r["order_id"] for r in await reads.mappings(by_account, {"account": "acc"})] == ["O9"]
+    finally:
+        await dispose(db)
