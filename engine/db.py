@@ -61,8 +61,13 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
     url, in_url = split_schema(url)
     schema = schema or in_url
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+    # No pool_pre_ping: on asyncpg a ping is BEGIN, ``;``, ROLLBACK -- three round trips on every checkout,
+    # more than the statements of a price turn. A connection the server dropped fails its next statement
+    # instead; SQLAlchemy then invalidates the whole pool (its disconnect handling), and the caller's own retry
+    # (a turn is retried from its intake entry) runs on fresh connections. ``pool_recycle`` retires
+    # connections before server-side idle timeouts would.
     return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10,
-                               pool_pre_ping=True, connect_args=connect_args)
+                               pool_recycle=1800, connect_args=connect_args)
 
 
 #: Execution option marking a SQLite connection as read-only statements in autocommit (no BEGIN IMMEDIATE).

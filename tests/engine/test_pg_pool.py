@@ -1,0 +1,67 @@
+"""The PostgreSQL pool (``engine.db.make_engine``): a checkout costs no round trip of its own, and a
+connection the server dropped costs one failed statement, after which the pool works again.
+
+Why it matters: SQLAlchemy's ``pool_pre_ping`` on asyncpg is BEGIN, ``;``, ROLLBACK on every checkout --
+three round trips, more than a price turn's own statements -- so the pool does without it and relies on
+SQLAlchemy's disconnect handling plus the caller's retry (a worker's turn is retried from its intake entry)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+
+from engine.db import make_engine
+from tests.conftest import PG_URL
+
+
+@pytest.fixture
+async def pg():
+    db = make_engine(PG_URL)
+    sent: list[str] = []
+
+    @event.listens_for(db.sync_engine, "connect")
+    def _log_queries(dbapi_conn, _record):
+        dbapi_conn.driver_connection.add_query_logger(lambda record: sent.append(record.query))
+
+    yield db, sent
+    await db.dispose()
+
+
+async def test_a_checkout_sends_nothing_before_the_statement(pg) -> None:
+    """asyncpg's query log shows what goes outside prepared statements: pings and transaction control."""
+    db, sent = pg
+    ro = db.execution_options(isolation_level="AUTOCOMMIT")
+    async with ro.connect() as conn:                   # the first checkout opens the connection
+        assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    for n in (2, 3):
+        await asyncio.sleep(0)                         # the log is written in a callback
+        sent.clear()
+        async with ro.connect() as conn:               # later checkouts reuse it: no ping before the SELECT
+            assert (await conn.execute(text(f"SELECT {n}"))).scalar() == n
+        await asyncio.sleep(0)
+        assert sent == []
+    async with db.begin() as conn:                     # a transaction: BEGIN, the statement, COMMIT, no more
+        await conn.execute(text("SELECT 4"))
+    await asyncio.sleep(0)
+    assert [q.strip(" ;").split()[0].upper() for q in sent] == ["BEGIN", "COMMIT"]
+
+
+async def test_a_connection_the_server_dropped_fails_once_then_the_pool_recovers(pg) -> None:
+    db, _sent = pg
+    async with db.connect() as conn:
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+    killer = make_engine(PG_URL)
+    try:
+        async with killer.connect() as conn:
+            assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})).scalar()
+    finally:
+        await killer.dispose()
+    with pytest.raises(DBAPIError) as failed:          # the pooled connection is dead: its statement fails …
+        async with db.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    assert failed.value.connection_invalidated
+    async with db.connect() as conn:                   # … and the next checkout is a fresh connection
+        assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() != pid
