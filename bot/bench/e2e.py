@@ -65,6 +65,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING", help="GRIDWORKS_LOG_LEVEL (default WARNING)")
 
 
+async def _redis_commands(topo: Any) -> dict[str, int] | None:
+    """Calls per command the cluster's Redis has served so far (``INFO commandstats``): the server's own
+    count, so a level's difference is every role's commands, pipelined or not. None when not a cluster."""
+    if topo.kind != "cluster" or not topo.redis_url:
+        return None
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(topo.redis_url)
+    try:
+        stats = await client.info("commandstats")
+    finally:
+        await client.aclose()
+    return {k.removeprefix("cmdstat_").upper(): int(v["calls"]) for k, v in stats.items()}
+
+
 def _say(line: str) -> None:
     print(f"bench e2e: {line}", file=sys.stderr, flush=True)
 
@@ -90,6 +105,7 @@ async def run_level(target: dict[str, Any], sink: Any, rate: float,
         path.write_text(json.dumps(spec))
         jobs.append(asyncio.create_task(_loadgen(path)))
     await asyncio.sleep(max(0.0, start_at - time.time()))
+    redis0 = await _redis_commands(topo)
     cpu0, here0 = topo.cpu(), time.process_time()
     results = await asyncio.gather(*jobs)
     t_end = max(r["t_end"] for r in results)
@@ -98,12 +114,17 @@ async def run_level(target: dict[str, Any], sink: Any, rate: float,
     while time.monotonic() < t_end + args.grace and sink.sends < expected:
         await asyncio.sleep(0.05)
     cpu1, here1 = topo.cpu(), time.process_time()
+    redis1 = await _redis_commands(topo)
     stray = _match(turns, sink)
     fig = C.summarize(turns, rate=rate, seconds=args.seconds, t_end=t_end, reads=sink.reads)
     per_msg = 1000 / max(1, fig["answered"])
     fig["cpu_ms_per_msg"] = {k: round(v * per_msg, 2) for k, v in cpu_delta(cpu0, cpu1).items()}
     fig["cpu_ms_per_msg"]["loadgen"] = round(sum(r["cpu_s"] for r in results) * per_msg, 2)
     fig["cpu_ms_per_msg"]["fake_graph"] = round((here1 - here0) * per_msg, 2)
+    if redis0 is not None and redis1 is not None:
+        calls = {k: (v - redis0.get(k, 0)) * per_msg / 1000 for k, v in redis1.items()}
+        fig["redis_cmds_per_msg"] = {k: round(v, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
+                                     if v >= 0.01}
     fig["stray_replies"] = stray
     sent_in_window = sum(1 for t in turns if t.sent <= t_end)
     fig["loadgen_late_p99_ms"] = max(r["late_p99_ms"] for r in results)
@@ -389,6 +410,10 @@ def table(figures: dict[str, Any]) -> str:
             lines.append(f"{t['target']:<19} {lv['offered_per_s']:>9g} {lv['served_per_s']:>8.1f} "
                          f"{lv['answered_pct']:>6.1f} {_pair(lv, 'ack'):>15} {_pair(lv, 'reply'):>17} "
                          f"{'yes' if lv['sustained'] else 'no':>4}  {cpu}{note}")
+            if lv.get("redis_cmds_per_msg"):
+                calls = lv["redis_cmds_per_msg"]
+                lines.append(f"{'':<19} {'':>9} Redis commands per message {sum(calls.values()):.1f}: "
+                             + ", ".join(f"{k} {v:g}" for k, v in list(calls.items())[:8]))
         if t.get("error"):
             lines.append(f"{t['target']:<19} failed: {t['error']}")
     lines.append("")

@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Any, Iterable
 
 CLOCK = "2026-11-23T10:00:00+05:30"          # a Monday, 10:00 IST: the simulated market is open
@@ -195,6 +196,21 @@ def pg_backends(pids: Iterable[int], *, port: int = 5432) -> list[int]:
     return backends
 
 
+def redis_server(port: int) -> int | None:
+    """The pid of the redis-server (same machine) listening on ``port``, or None. Its CPU belongs in a
+    cluster's figures: every command a role sends costs it there too."""
+    listening = {inode for local, remote, inode in _tcp_table() if local == port and remote == 0}
+    for pid in _parents():
+        try:
+            if not Path(f"/proc/{pid}/comm").read_text().startswith("redis-server"):
+                continue
+        except OSError:
+            continue
+        if _socket_inodes(pid) & listening:
+            return pid
+    return None
+
+
 def _pg_port(url: str) -> int:
     from urllib.parse import urlsplit
 
@@ -328,6 +344,9 @@ class Topology:
         if self.kind == "cluster":
             backends = pg_backends([p.pid for p in live.values()], port=_pg_port(self.pg_url or ""))
             snap["postgres"] = cpu_seconds(backends) if backends else {}
+            server = redis_server(urlsplit(self.redis_url or "").port or 6379)
+            if server is not None:
+                snap["redis"] = cpu_seconds([server]).get(server, 0.0)
         return snap
 
     def problems(self, leak: "re.Pattern[str] | None" = None) -> dict[str, dict[str, int]]:

@@ -79,7 +79,7 @@ def test_cluster_tiny_run_with_engine_failover_and_cleanup():
                               "--lease-seconds", "2", "--tick-seconds", "1"))
     [topo] = figures["topologies"]
     assert topo["topology"] == "cluster-1-worker"
-    _check_topology(topo, {"engine", "worker1", "web", "postgres"})   # + the backends serving them
+    _check_topology(topo, {"engine", "worker1", "web", "postgres", "redis"})   # + the servers serving them
     failover = topo["failover"]
     assert "error" not in failover, failover
     assert 0 < failover["standby_active_s"] <= failover["engine_turn_answered_s"] < 30, failover

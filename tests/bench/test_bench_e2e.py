@@ -1,0 +1,39 @@
+"""``gridworks bench e2e`` at tiny size, on the cluster: real processes, real PostgreSQL and Redis.
+
+Not a timed test: nothing asserts a speed. It asserts the figures the issue asks for are there and measured
+(sustained rate, ack and reply percentiles, CPU per message of every process, the Redis server's included,
+and the Redis commands per message counted by the server itself) and the ratio against the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.bench import e2e
+from tests.conftest import REDIS_URL
+
+
+def test_cluster_tiny_run_prints_the_issue_table_with_redis_commands_per_message():
+    parser = argparse.ArgumentParser()
+    e2e.add_arguments(parser)
+    args = parser.parse_args(["--cluster", "--rate", "10", "--seconds", "2", "--users", "6", "--grace", "5",
+                              "--no-costs", "--redis-url", REDIS_URL])
+    args.json = True
+    figures = e2e.run(args)
+    by = {t["target"]: t for t in figures["targets"]}
+    assert set(by) == {"baseline", "gridworks-cluster"}
+    for target in by.values():
+        assert "error" not in target, target.get("error")
+        assert target["log_problems"] == {}, target["log_problems"]
+    [level] = by["gridworks-cluster"]["levels"]
+    assert level["answered_pct"] >= 95.0 and level["error_replies"] == 0, level
+    assert level["ack_p50_ms"] <= level["ack_p99_ms"] and level["reply_p50_ms"] <= level["reply_p99_ms"]
+    assert {"web", "worker1", "engine", "postgres", "redis"} <= set(level["cpu_ms_per_msg"])
+    assert level["cpu_ms_per_msg"]["worker1"] > 0
+    calls = level["redis_cmds_per_msg"]
+    # every message is appended once to the intake (a script), read by a worker and its reply queued
+    assert calls["EVALSHA"] >= 1 and calls["XREADGROUP"] > 0 and calls["XADD"] >= 1, calls
+    assert "redis_cmds_per_msg" not in by["baseline"]["levels"][0]
+    assert figures["ratio"] > 0
+    table = e2e.table(figures)
+    assert "Redis commands per message" in table and "HEADLINE" in table
