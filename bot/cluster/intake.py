@@ -20,7 +20,8 @@ from typing import Any, Protocol, Sequence
 from redis.asyncio import Redis
 
 from bot.cluster.partitions import partition_of
-from bot.cluster.streams import APPEND_ONCE, Groups, ack_and_delete, entry_order, text
+from bot.cluster.streams import (APPEND_ONCE, Groups, StreamAck, ack_and_delete, entry_order, stream_acks,
+                                 text)
 from bot.cluster.wire import message_from_json, message_to_json
 from bot.stores.memory import MemoryDedupeStore
 from handlers.messages import InboundMessage
@@ -65,6 +66,10 @@ class Intake(Protocol):
                    block_ms: int) -> list[tuple[int, Entry]]: ...
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None: ...
+
+    def ack_of(self, partition: int, entry_id: str) -> StreamAck | None:
+        """The entry as a :class:`StreamAck` the send queue can acknowledge with a turn's replies (None: an
+        in-process intake, whose acknowledgement is nothing to write)."""
 
     async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]: ...
 
@@ -129,6 +134,9 @@ class MemoryIntake:
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
         return None
 
+    def ack_of(self, partition: int, entry_id: str) -> StreamAck | None:
+        return None
+
     async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]:
         return await self._take(self._side, count, block_ms)
 
@@ -149,6 +157,7 @@ class RedisIntake:
         self._p = prefix
         self._append = redis.register_script(APPEND_ONCE)
         self._groups = Groups(redis, GROUP)
+        self._acks = stream_acks(redis)
 
     def stream(self, partition: int) -> str:
         return f"{self._p}in:{partition}"
@@ -215,7 +224,10 @@ class RedisIntake:
         return out
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
-        await ack_and_delete(self._r, self.stream(partition), GROUP, entry_ids)
+        await self._acks.ack(self.stream(partition), GROUP, entry_ids)
+
+    def ack_of(self, partition: int, entry_id: str) -> StreamAck:
+        return StreamAck(self.stream(partition), GROUP, entry_id)
 
     async def read_side(self, consumer: str, *, count: int, block_ms: int) -> list[tuple[str, SideItem]]:
         await self._groups.ensure(self.side_stream)

@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 
 from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
-from bot.cluster.streams import APPEND_ONCE, Groups, ack_and_delete, entry_order, text
+from bot.cluster.streams import (APPEND_ONCE, APPEND_ONCE_AND_ACK, Groups, StreamAck, entry_order, stream_acks,
+                                 text)
 from handlers.replies import Reply
 
 log = structlog.get_logger("gridworks.cluster.outbound")
@@ -69,8 +70,9 @@ class Delivery:
 class OutboundQueue(Protocol):
     partitions: int
 
-    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
-        """Durably add the items whose key is new; returns how many were new."""
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
+        """Durably add the items whose key is new; returns how many were new. ``ack``: the intake entry these
+        items answer, acknowledged in the same atomic step (a queue that cannot do that refuses it)."""
 
 
 class OutboundSource(OutboundQueue, Protocol):
@@ -132,7 +134,9 @@ class MemoryOutbound:
         self._wake = [asyncio.Event() for _ in range(partitions)]
         self._seq = 0
 
-    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
+        if ack is not None:
+            raise TypeError("an in-process send queue cannot acknowledge a stream entry")
         for item in items:
             _check_partition(item, self.partitions)
         new = 0
@@ -190,7 +194,9 @@ class RedisOutbound:
         self._p = prefix
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
+        self._enqueue_and_ack = redis.register_script(APPEND_ONCE_AND_ACK)
         self._groups = Groups(redis, GROUP)
+        self._acks = stream_acks(redis)
         self._marks: Coalescer = Coalescer(self._set_marks)
 
     def stream(self, partition: int) -> str:
@@ -202,17 +208,24 @@ class RedisOutbound:
     def _mark(self, key: str) -> str:
         return f"{self._p}out:sent:{key}"
 
-    async def enqueue(self, items: Sequence[OutboundItem]) -> int:
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
         for item in items:
             _check_partition(item, self.partitions)
         new = 0
         for start in range(0, len(items), _ENQUEUE_CHUNK):
             keys: list[str] = []
-            args: list[str] = [str(KEY_TTL_S), "item"]
+            values: list[str] = []
             for item in items[start:start + _ENQUEUE_CHUNK]:
                 keys += [self._key(item.key), self.stream(item.partition)]
-                args.append(item.to_json())
-            new += int(await self._enqueue(keys=keys, args=args))
+                values.append(item.to_json())
+            if ack is not None and start + _ENQUEUE_CHUNK >= len(items):      # the last chunk acknowledges
+                new += int(await self._enqueue_and_ack(keys=[*keys, ack.stream],
+                                                       args=[str(KEY_TTL_S), "item", ack.group, ack.entry_id,
+                                                             *values]))
+            else:
+                new += int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
+        if ack is not None and not items:
+            await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
         return new
 
     @staticmethod
@@ -267,7 +280,7 @@ class RedisOutbound:
         return self._deliveries(reply[0][1]) if reply else []
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
-        await ack_and_delete(self._r, self.stream(partition), GROUP, entry_ids)
+        await self._acks.ack(self.stream(partition), GROUP, entry_ids)
 
     async def marks(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 from bot.cluster.outbound import OutboundItem, OutboundQueue
 from bot.cluster.partitions import partition_of
+from bot.cluster.streams import StreamAck
 from handlers.messages import Sender
 from engine.api import Tier
 from handlers.replies import Reply
@@ -30,7 +31,9 @@ class OutboundMessenger:
         self._partitions = partitions
 
     async def push(self, user: Any, replies: Sequence[Reply], *, key: str | None = None,
-                   correlation_id: str | None = None, partition: int | None = None) -> int:
+                   correlation_id: str | None = None, partition: int | None = None,
+                   ack: StreamAck | None = None) -> int:
+        """Queue ``replies``; ``ack``, the intake entry they answer, is acknowledged in the same step."""
         if not replies:
             return 0
         user_key, to = recipient(user)
@@ -39,4 +42,4 @@ class OutboundMessenger:
         private = getattr(user, "tier", None) is Tier.PRO
         return await self.queue.enqueue([
             OutboundItem(key=f"{key}:{i}", user_key=user_key, to=to, reply=reply, correlation_id=correlation_id,
-                         partition=p, private=private) for i, reply in enumerate(replies)])
+                         partition=p, private=private) for i, reply in enumerate(replies)], ack=ack)

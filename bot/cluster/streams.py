@@ -6,9 +6,13 @@ what differs between them lives in their own modules, what is the same lives her
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from redis.asyncio import Redis
+
+from bot.batching import Coalescer
 
 # KEYS: mark_1, stream_1, mark_2, stream_2, …  ARGV: ttl, field, value_1, value_2, …
 # Each value is appended only if its mark was not set yet -- mark and append in one atomic step, so a
@@ -23,6 +27,33 @@ for i = 1, #KEYS / 2 do
 end
 return new
 """
+
+
+# KEYS: mark_1, stream_1, …, mark_n, stream_n, done stream  ARGV: ttl, field, group, done id, value_1, …
+# APPEND_ONCE, then the entry that produced these values acknowledged and deleted, in the same atomic step:
+# a turn's replies are queued and its message is done together, in one round trip.
+APPEND_ONCE_AND_ACK = """
+local new = 0
+for i = 1, (#KEYS - 1) / 2 do
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('XADD', KEYS[2 * i], '*', ARGV[2], ARGV[i + 4])
+    new = new + 1
+  end
+end
+redis.call('XACK', KEYS[#KEYS], ARGV[3], ARGV[4])
+redis.call('XDEL', KEYS[#KEYS], ARGV[4])
+return new
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamAck:
+    """A stream entry to acknowledge and delete, handed to the write that completes it so that write can
+    acknowledge it in the same step (:data:`APPEND_ONCE_AND_ACK`)."""
+
+    stream: str
+    group: str
+    entry_id: str
 
 
 def text(v: Any) -> str:
@@ -69,3 +100,39 @@ async def ack_and_delete(redis: Redis, stream: str, group: str, entry_ids: Seque
         pipe.xack(stream, group, *entry_ids)
         pipe.xdel(stream, *entry_ids)
         await pipe.execute()
+
+
+class StreamAcks:
+    """Acknowledge-and-delete, coalesced over every stream of a process: the acks of all partitions' entries
+    finished while the previous batch was on the wire go out as one MULTI/EXEC (one round trip), each caller
+    returning once its own entries are acknowledged. Idle, an ack goes at once; busy, many share a trip."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._r = redis
+        self._batch: Coalescer[tuple[str, str, tuple[str, ...]]] = Coalescer(self._run)
+
+    async def ack(self, stream: str, group: str, entry_ids: Sequence[str]) -> None:
+        if entry_ids:
+            await self._batch.submit((stream, group, tuple(entry_ids)))
+
+    async def _run(self, jobs: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[None]:
+        by_stream: dict[tuple[str, str], list[str]] = {}
+        for stream, group, ids in jobs:
+            by_stream.setdefault((stream, group), []).extend(ids)
+        async with self._r.pipeline(transaction=True) as pipe:
+            for (stream, group), ids in by_stream.items():
+                pipe.xack(stream, group, *ids)
+                pipe.xdel(stream, *ids)
+            await pipe.execute()
+        return [None] * len(jobs)
+
+
+_ACKS: "weakref.WeakKeyDictionary[Redis, StreamAcks]" = weakref.WeakKeyDictionary()
+
+
+def stream_acks(redis: Redis) -> StreamAcks:
+    """The one :class:`StreamAcks` of ``redis``: the intake's and the send queue's acks share its batches."""
+    acks = _ACKS.get(redis)
+    if acks is None:
+        acks = _ACKS[redis] = StreamAcks(redis)
+    return acks

@@ -1,8 +1,8 @@
 """The worker role: runs the turns of the partitions it owns, one partition's entries strictly in order.
 
 For each intake entry: the dispatcher runs the turn (its state and journal commit together), the replies are
-handed to the durable outbound queue under keys derived from the message id, and only then is the entry
-acknowledged. A crash anywhere before the acknowledgement leaves the entry pending; the partition's next
+handed to the durable outbound queue under keys derived from the message id, and the entry is acknowledged
+with them (one atomic Redis script) or, with nothing to say, after the turn. A crash anywhere before the acknowledgement leaves the entry pending; the partition's next
 owner takes it over as a *retry*, which either finds the turn in the journal (the recorded replies are queued
 again, and the outbound queue drops the keys it already has) or runs it from the state it started from
 (engine commands are idempotent on ids derived from the message).
@@ -169,7 +169,6 @@ class TurnWorker:
         while p in self._own.owned() and not self._stopping:
             try:
                 await self.run_entry(p, entry, retry=retry)
-                await self._intake.ack(p, [entry.entry_id])
                 return
             except Superseded:
                 log.warning("turn_superseded", partition=p, entry_id=entry.entry_id)
@@ -181,8 +180,9 @@ class TurnWorker:
             delay = min(delay * 2, RETRY_MAX_S)
 
     async def run_entry(self, p: int, entry: Entry, *, retry: bool) -> TurnResult:
-        """One message: the turn, then its replies to the outbound queue (idempotent keys). Raises when the
-        replies could not be queued, so the entry stays pending."""
+        """One message: the turn, then its replies to the outbound queue (idempotent keys) and the entry
+        acknowledged -- in one atomic step where the intake is a stream. Raises when the replies could not be
+        queued, so the entry stays pending."""
         message = entry.message
         typing: list[bool] = []
         timer = None
@@ -196,14 +196,18 @@ class TurnWorker:
                 timer.cancel()
         self.turns += 1
         if result.status is TurnStatus.DUPLICATE and not result.replies:
+            await self._intake.ack(p, [entry.entry_id])
             return result
         if (result.status is not TurnStatus.DUPLICATE and not result.replies and not typing
                 and self._on_read is not None):
             self._tasks.spawn(self._on_read(message.id, False), name="read-receipt")
         target = result.user if result.user is not None else message.sender
+        done = self._intake.ack_of(p, entry.entry_id) if result.replies else None
         if result.replies:
             await self._messenger.push(target, result.replies, key=message.id,
-                                       correlation_id=result.correlation_id, partition=p)
+                                       correlation_id=result.correlation_id, partition=p, ack=done)
+        if done is None:
+            await self._intake.ack(p, [entry.entry_id])
         for j, job in enumerate(result.deferred):
             self._tasks.spawn(self._deferred(target, job, f"{message.id}:d{j}", result.correlation_id, p),
                               name="deferred")
