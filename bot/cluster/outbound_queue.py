@@ -22,6 +22,8 @@ from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.streams import (APPEND_ONCE, APPEND_ONCE_AND_ACK, Groups, StreamAck, entry_order, stream_acks,
                                  text)
+from bot.stores.redis_stores import TurnCommit, commit_args
+from handlers.ports import Superseded
 from handlers.replies import Reply
 
 log = structlog.get_logger("gridworks.cluster.outbound")
@@ -70,9 +72,11 @@ class Delivery:
 class OutboundQueue(Protocol):
     partitions: int
 
-    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None,
+                      commit: TurnCommit | None = None) -> int:
         """Durably add the items whose key is new; returns how many were new. ``ack``: the intake entry these
-        items answer, acknowledged in the same atomic step (a queue that cannot do that refuses it)."""
+        items answer, and ``commit``: the turn's staged commit, both written in the same atomic step (a queue
+        that cannot do that refuses them)."""
 
 
 class OutboundSource(OutboundQueue, Protocol):
@@ -134,9 +138,10 @@ class MemoryOutbound:
         self._wake = [asyncio.Event() for _ in range(partitions)]
         self._seq = 0
 
-    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
-        if ack is not None:
-            raise TypeError("an in-process send queue cannot acknowledge a stream entry")
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None,
+                      commit: TurnCommit | None = None) -> int:
+        if ack is not None or commit is not None:
+            raise TypeError("an in-process send queue cannot acknowledge a stream entry or commit a turn")
         for item in items:
             _check_partition(item, self.partitions)
         new = 0
@@ -180,6 +185,30 @@ class MemoryOutbound:
 
 _ENQUEUE_CHUNK = 200
 
+# KEYS: session, journal, fence (the session key again when none), mark_1, stream_1, …, mark_n, stream_n,
+#       done stream (any key when none)
+# ARGV: state, ttl, outcome, journal ttl, fence value, has state, has fence, item ttl, field, group, done id
+#       ('' when none), value_1, …
+# A turn done in one atomic step: its commit (bot.stores.redis_stores._COMMIT; only while the fence holds, else
+# -1 and nothing written), its replies appended once each (APPEND_ONCE), its intake entry acknowledged.
+TURN_DONE = """
+if ARGV[7] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
+if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+local new = 0
+for i = 1, (#KEYS - 4) / 2 do
+  if redis.call('SET', KEYS[2 * i + 2], '1', 'NX', 'EX', ARGV[8]) then
+    redis.call('XADD', KEYS[2 * i + 3], '*', ARGV[9], ARGV[i + 11])
+    new = new + 1
+  end
+end
+if ARGV[11] ~= '' then
+  redis.call('XACK', KEYS[#KEYS], ARGV[10], ARGV[11])
+  redis.call('XDEL', KEYS[#KEYS], ARGV[11])
+end
+return new
+"""
+
 
 class RedisOutbound:
     """One stream per partition (``{prefix}out:{p}``, group ``senders``); acknowledged entries are deleted.
@@ -195,6 +224,7 @@ class RedisOutbound:
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
         self._enqueue_and_ack = redis.register_script(APPEND_ONCE_AND_ACK)
+        self._turn_done = redis.register_script(TURN_DONE)
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
         self._marks: Coalescer = Coalescer(self._set_marks)
@@ -208,25 +238,45 @@ class RedisOutbound:
     def _mark(self, key: str) -> str:
         return f"{self._p}out:sent:{key}"
 
-    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None) -> int:
+    async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None,
+                      commit: TurnCommit | None = None) -> int:
+        """``commit``: a turn's staged commit (:data:`bot.stores.redis_stores.STAGED_COMMIT`), written with
+        the items and ``ack`` in one atomic step; raises :class:`~handlers.ports.Superseded` (nothing written)
+        when its fence no longer holds."""
         for item in items:
             _check_partition(item, self.partitions)
+        if not items and commit is None:
+            if ack is not None:
+                await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
+            return 0
+        chunks = [items[i:i + _ENQUEUE_CHUNK] for i in range(0, len(items), _ENQUEUE_CHUNK)] or [[]]
         new = 0
-        for start in range(0, len(items), _ENQUEUE_CHUNK):
-            keys: list[str] = []
-            values: list[str] = []
-            for item in items[start:start + _ENQUEUE_CHUNK]:
-                keys += [self._key(item.key), self.stream(item.partition)]
-                values.append(item.to_json())
-            if ack is not None and start + _ENQUEUE_CHUNK >= len(items):      # the last chunk acknowledges
-                new += int(await self._enqueue_and_ack(keys=[*keys, ack.stream],
-                                                       args=[str(KEY_TTL_S), "item", ack.group, ack.entry_id,
-                                                             *values]))
-            else:
-                new += int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
-        if ack is not None and not items:
-            await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
+        for n, chunk in enumerate(chunks):          # the commit goes with the first chunk, the ack with the last
+            new += await self._append(chunk, commit=commit if n == 0 else None,
+                                      ack=ack if n == len(chunks) - 1 else None)
         return new
+
+    async def _append(self, items: Sequence[OutboundItem], *, commit: TurnCommit | None,
+                      ack: StreamAck | None) -> int:
+        keys: list[str] = []
+        values: list[str] = []
+        for item in items:
+            keys += [self._key(item.key), self.stream(item.partition)]
+            values.append(item.to_json())
+        if commit is not None:
+            fence_key = commit.fence[0] if commit.fence else commit.session_key
+            done = int(await self._turn_done(
+                keys=[commit.session_key, commit.journal_key, fence_key, *keys,
+                      ack.stream if ack else commit.session_key],
+                args=[*commit_args(commit), 1 if commit.fence else 0, str(KEY_TTL_S), "item",
+                      ack.group if ack else "", ack.entry_id if ack else "", *values]))
+            if done < 0:
+                raise Superseded(commit.message_id)
+            return done
+        if ack is not None:
+            return int(await self._enqueue_and_ack(keys=[*keys, ack.stream],
+                                                   args=[str(KEY_TTL_S), "item", ack.group, ack.entry_id, *values]))
+        return int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
 
     @staticmethod
     def _deliveries(raw: Sequence[Any]) -> list[Delivery]:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 from bot.cluster.outbound import OutboundItem, OutboundQueue
 from bot.cluster.partitions import partition_of
 from bot.cluster.streams import StreamAck
+from bot.stores.redis_stores import TurnCommit
 from handlers.messages import Sender
 from engine.api import Tier
 from handlers.replies import Reply
@@ -32,9 +33,10 @@ class OutboundMessenger:
 
     async def push(self, user: Any, replies: Sequence[Reply], *, key: str | None = None,
                    correlation_id: str | None = None, partition: int | None = None,
-                   ack: StreamAck | None = None) -> int:
-        """Queue ``replies``; ``ack``, the intake entry they answer, is acknowledged in the same step."""
-        if not replies:
+                   ack: StreamAck | None = None, commit: TurnCommit | None = None) -> int:
+        """Queue ``replies``; ``ack``, the intake entry they answer, and ``commit``, the turn's staged commit,
+        are written in the same atomic step (also when there are no replies)."""
+        if not replies and ack is None and commit is None:
             return 0
         user_key, to = recipient(user)
         key = key or f"push:{uuid.uuid4().hex}"
@@ -42,4 +44,4 @@ class OutboundMessenger:
         private = getattr(user, "tier", None) is Tier.PRO
         return await self.queue.enqueue([
             OutboundItem(key=f"{key}:{i}", user_key=user_key, to=to, reply=reply, correlation_id=correlation_id,
-                         partition=p, private=private) for i, reply in enumerate(replies)], ack=ack)
+                         partition=p, private=private) for i, reply in enumerate(replies)], ack=ack, commit=commit)

@@ -1,9 +1,10 @@
 """The worker role: runs the turns of the partitions it owns, one partition's entries strictly in order.
 
 For each intake entry: the dispatcher runs the turn (its state and journal commit together), the replies are
-handed to the durable outbound queue under keys derived from the message id, and the entry is acknowledged
-with them (one atomic Redis script) or, with nothing to say, after the turn. A crash anywhere before the acknowledgement leaves the entry pending; the partition's next
-owner takes it over as a *retry*, which either finds the turn in the journal (the recorded replies are queued
+handed to the durable outbound queue under keys derived from the message id, and the entry is acknowledged.
+On Redis the three are one atomic script (the turn's commit is staged, :data:`STAGED_COMMIT`, and written
+with its replies and the acknowledgement); in process, one after another. A crash anywhere before the
+acknowledgement leaves the entry pending; the partition's next owner takes it over as a *retry*, which either finds the turn in the journal (the recorded replies are queued
 again, and the outbound queue drops the keys it already has) or runs it from the state it started from
 (engine commands are idempotent on ids derived from the message).
 
@@ -27,6 +28,7 @@ from bot import metrics
 from bot.cluster.intake import Entry, Intake
 from bot.cluster.ownership import Ownership
 from bot.cluster.push import OutboundMessenger
+from bot.stores.redis_stores import STAGED_COMMIT, TurnCommit
 from bot.tasks import TaskTracker
 from handlers.ports import Superseded
 from handlers.replies import Reply
@@ -180,21 +182,26 @@ class TurnWorker:
             delay = min(delay * 2, RETRY_MAX_S)
 
     async def run_entry(self, p: int, entry: Entry, *, retry: bool) -> TurnResult:
-        """One message: the turn, then its replies to the outbound queue (idempotent keys) and the entry
-        acknowledged -- in one atomic step where the intake is a stream. Raises when the replies could not be
-        queued, so the entry stays pending."""
+        """One message: the turn, then its commit, its replies to the outbound queue (idempotent keys) and
+        the entry acknowledged -- in one atomic step where the intake is a stream. Raises when they could not
+        be written (the entry stays pending), :class:`Superseded` when the partition's lease was lost."""
         message = entry.message
         typing: list[bool] = []
         timer = None
         if self._on_read is not None:
             timer = asyncio.get_running_loop().call_later(TYPING_AFTER_S, self._typing, message.id, typing)
+        done = self._intake.ack_of(p, entry.entry_id)
+        staged: list[TurnCommit] | None = [] if done is not None else None
+        token = STAGED_COMMIT.set(staged)     # a stream intake: the commit goes with the replies and the ack
         try:
             result = await metrics.timed_turn(self._dispatcher.handle(message, retry=retry,
                                                                       fence=self._own.fence(p)))
         finally:
+            STAGED_COMMIT.reset(token)
             if timer is not None:
                 timer.cancel()
         self.turns += 1
+        commit = staged[0] if staged else None
         if result.status is TurnStatus.DUPLICATE and not result.replies:
             await self._intake.ack(p, [entry.entry_id])
             return result
@@ -202,11 +209,11 @@ class TurnWorker:
                 and self._on_read is not None):
             self._tasks.spawn(self._on_read(message.id, False), name="read-receipt")
         target = result.user if result.user is not None else message.sender
-        done = self._intake.ack_of(p, entry.entry_id) if result.replies else None
-        if result.replies:
+        if result.replies or commit is not None:
             await self._messenger.push(target, result.replies, key=message.id,
-                                       correlation_id=result.correlation_id, partition=p, ack=done)
-        if done is None:
+                                       correlation_id=result.correlation_id, partition=p, ack=done,
+                                       commit=commit)
+        else:
             await self._intake.ack(p, [entry.entry_id])
         for j, job in enumerate(result.deferred):
             self._tasks.spawn(self._deferred(target, job, f"{message.id}:d{j}", result.correlation_id, p),

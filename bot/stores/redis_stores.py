@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Sequence
 
 from redis.asyncio import Redis
@@ -28,6 +30,31 @@ return 1
 """
 
 
+@dataclass(frozen=True, slots=True)
+class TurnCommit:
+    """A turn's commit, staged: :data:`_COMMIT`'s keys (session, journal, fence or None) and arguments."""
+
+    message_id: str
+    session_key: str
+    journal_key: str
+    fence: tuple[str, str] | None
+    state: str | None
+    ttl_s: int
+    outcome: str
+
+
+#: Set by a cluster worker around a turn (a list): ``commit_turn`` stages its commit there instead of writing
+#: it, and the worker writes it with the turn's replies and the intake acknowledgement in one atomic script
+#: (:data:`bot.cluster.outbound_queue.TURN_DONE`) -- one round trip, and one step, instead of two.
+STAGED_COMMIT: ContextVar[list[TurnCommit] | None] = ContextVar("gridworks_staged_commit", default=None)
+
+
+def commit_args(c: TurnCommit) -> list[str | int]:
+    """:data:`_COMMIT`'s ARGV for ``c`` (state, ttl, outcome, journal ttl, fence value, has state)."""
+    return ["" if c.state is None else c.state, c.ttl_s, c.outcome, JOURNAL_TTL_S, c.fence[1] if c.fence else "",
+            0 if c.state is None else 1]
+
+
 class RedisSessionStore:
     def __init__(self, client: Redis, *, prefix: str = "gw:") -> None:
         self._r = client
@@ -48,10 +75,13 @@ class RedisSessionStore:
         from bot.cluster.reply_codec import reply_to_wire
 
         outcome = json.dumps([reply_to_wire(r) for r in replies], ensure_ascii=False, separators=(",", ":"))
-        keys = [self._p + user_key, self._d + message_id] + ([fence[0]] if fence else [])
-        args = ["" if state is None else state, ttl_s, outcome, JOURNAL_TTL_S, fence[1] if fence else "",
-                0 if state is None else 1]
-        if not await self._commit(keys=keys, args=args):
+        commit = TurnCommit(message_id, self._p + user_key, self._d + message_id, fence, state, ttl_s, outcome)
+        staged = STAGED_COMMIT.get()
+        if staged is not None:
+            staged.append(commit)
+            return
+        keys = [commit.session_key, commit.journal_key] + ([fence[0]] if fence else [])
+        if not await self._commit(keys=keys, args=commit_args(commit)):
             raise Superseded(message_id)
 
     async def load(self, user_key: str) -> str | None:

@@ -19,9 +19,12 @@ EMBEDDED = {"first_turn": (18, 1), "price_repeat": (8, 1), "portfolio": (11, 2),
 # PostgreSQL + Redis, engine role in the same process: (SQL, Graph, Redis round trips; a pipeline is one).
 # Not counted: blocking stream reads that came back empty and the engine's periodic lease check (idling).
 # Before (cb1bfc8): SQL 28, 9, 12, 12, 19, 22, 19 (flow 60); Redis 11, 11, 26, 15, 11, 27, 15 (flow 53).
-CLUSTER = {"first_turn": (19, 1, 10), "price_repeat": (9, 1, 10), "portfolio": (12, 2, 25),
-           "order_status": (12, 1, 14), "buy": (16, 1, 10), "pin": (19, 1, 26), "confirm": (25, 1, 18),
-           "buy_pin_confirm": (60, 3, 54)}
+# Redis at 91b9981: 10, 10, 25, 14, 10, 26, 18 (flow 54); a turn's commit, replies and ack are now one script.
+# SQL counts never saw the pool's pre-ping (BEGIN, ';', ROLLBACK per checkout: 9 round trips on a price turn),
+# gone since 4879bca (tests/engine/test_pg_pool.py).
+CLUSTER = {"first_turn": (19, 1, 8), "price_repeat": (9, 1, 8), "portfolio": (12, 2, 23),
+           "order_status": (12, 1, 12), "buy": (16, 1, 8), "pin": (19, 1, 24), "confirm": (25, 1, 16),
+           "buy_pin_confirm": (60, 3, 48)}
 
 
 def _answered(rows: dict) -> None:

@@ -32,11 +32,11 @@ class FlakyOutbound(MemoryOutbound):
         super().__init__(partitions=4)
         self.failures = failures
 
-    async def enqueue(self, items, *, ack=None):
+    async def enqueue(self, items, **options):
         if self.failures:
             self.failures -= 1
             raise ConnectionError("send queue unavailable")
-        return await super().enqueue(items, ack=ack)
+        return await super().enqueue(items, **options)
 
 
 async def run_worker(runtime, router: Router, messages: list[InboundMessage], outbound: MemoryOutbound,
