@@ -20,8 +20,7 @@ from redis.asyncio import Redis
 
 from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
-from bot.cluster.streams import (APPEND_ONCE, APPEND_ONCE_AND_ACK, Groups, StreamAck, entry_order, stream_acks,
-                                 text)
+from bot.cluster.streams import APPEND_ONCE, Groups, StreamAck, entry_order, stream_acks, text
 from bot.stores.redis_stores import TurnCommit, commit_args
 from handlers.ports import Superseded
 from handlers.replies import Reply
@@ -223,8 +222,7 @@ class RedisOutbound:
         self._p = prefix
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
-        self._enqueue_and_ack = redis.register_script(APPEND_ONCE_AND_ACK)
-        self._turn_done = redis.register_script(TURN_DONE)
+        self._done = redis.register_script(TURN_DONE)
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
         self._marks: Coalescer = Coalescer(self._set_marks)
@@ -245,38 +243,38 @@ class RedisOutbound:
         when its fence no longer holds."""
         for item in items:
             _check_partition(item, self.partitions)
-        if not items and commit is None:
-            if ack is not None:
-                await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
-            return 0
         chunks = [items[i:i + _ENQUEUE_CHUNK] for i in range(0, len(items), _ENQUEUE_CHUNK)] or [[]]
         new = 0
-        for n, chunk in enumerate(chunks):          # the commit goes with the first chunk, the ack with the last
-            new += await self._append(chunk, commit=commit if n == 0 else None,
-                                      ack=ack if n == len(chunks) - 1 else None)
+        if commit is not None:                  # the commit goes with the first chunk, the ack with the last
+            new += await self._turn_done(chunks[0], commit, ack if len(chunks) == 1 else None)
+            chunks, ack = chunks[1:], ack if len(chunks) > 1 else None
+        for chunk in chunks:
+            if chunk:
+                new += await self._append(chunk)
+        if ack is not None:                     # replies re-queued from the journal: queued, then acknowledged
+            await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
         return new
 
-    async def _append(self, items: Sequence[OutboundItem], *, commit: TurnCommit | None,
-                      ack: StreamAck | None) -> int:
+    def _keys_values(self, items: Sequence[OutboundItem]) -> tuple[list[str], list[str]]:
         keys: list[str] = []
-        values: list[str] = []
         for item in items:
             keys += [self._key(item.key), self.stream(item.partition)]
-            values.append(item.to_json())
-        if commit is not None:
-            fence_key = commit.fence[0] if commit.fence else commit.session_key
-            done = int(await self._turn_done(
-                keys=[commit.session_key, commit.journal_key, fence_key, *keys,
-                      ack.stream if ack else commit.session_key],
-                args=[*commit_args(commit), 1 if commit.fence else 0, str(KEY_TTL_S), "item",
-                      ack.group if ack else "", ack.entry_id if ack else "", *values]))
-            if done < 0:
-                raise Superseded(commit.message_id)
-            return done
-        if ack is not None:
-            return int(await self._enqueue_and_ack(keys=[*keys, ack.stream],
-                                                   args=[str(KEY_TTL_S), "item", ack.group, ack.entry_id, *values]))
+        return keys, [item.to_json() for item in items]
+
+    async def _append(self, items: Sequence[OutboundItem]) -> int:
+        keys, values = self._keys_values(items)
         return int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
+
+    async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit, ack: StreamAck | None) -> int:
+        keys, values = self._keys_values(items)
+        fence_key = commit.fence[0] if commit.fence else commit.session_key
+        new = int(await self._done(
+            keys=[commit.session_key, commit.journal_key, fence_key, *keys, ack.stream if ack else fence_key],
+            args=[*commit_args(commit), 1 if commit.fence else 0, str(KEY_TTL_S), "item",
+                  ack.group if ack else "", ack.entry_id if ack else "", *values]))
+        if new < 0:
+            raise Superseded(commit.message_id)
+        return new
 
     @staticmethod
     def _deliveries(raw: Sequence[Any]) -> list[Delivery]:

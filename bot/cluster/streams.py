@@ -29,27 +29,10 @@ return new
 """
 
 
-# KEYS: mark_1, stream_1, …, mark_n, stream_n, done stream  ARGV: ttl, field, group, done id, value_1, …
-# APPEND_ONCE, then the entry that produced these values acknowledged and deleted, in the same atomic step:
-# a turn's replies are queued and its message is done together, in one round trip.
-APPEND_ONCE_AND_ACK = """
-local new = 0
-for i = 1, (#KEYS - 1) / 2 do
-  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
-    redis.call('XADD', KEYS[2 * i], '*', ARGV[2], ARGV[i + 4])
-    new = new + 1
-  end
-end
-redis.call('XACK', KEYS[#KEYS], ARGV[3], ARGV[4])
-redis.call('XDEL', KEYS[#KEYS], ARGV[4])
-return new
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class StreamAck:
     """A stream entry to acknowledge and delete, handed to the write that completes it so that write can
-    acknowledge it in the same step (:data:`APPEND_ONCE_AND_ACK`)."""
+    acknowledge it in the same step (:data:`bot.cluster.outbound_queue.TURN_DONE`)."""
 
     stream: str
     group: str

@@ -34,7 +34,8 @@ async def _pending(client, stream: str, group: str) -> int:
     return int((await client.xpending(stream, group))["pending"])
 
 
-async def test_replies_queued_and_the_entry_acknowledged_together_once(redis_prefixed) -> None:
+async def test_replies_queued_with_the_entry_acknowledged_once_also_on_a_retry(redis_prefixed) -> None:
+    """Without a commit (a journalled turn's replies queued again), the items, then the acknowledgement."""
     client, prefix = redis_prefixed
     intake = RedisIntake(client, partitions=4, prefix=prefix)
     queue = RedisOutbound(client, partitions=4, prefix=prefix)
