@@ -97,12 +97,16 @@ async def _staged(store: RedisSessionStore, message_id: str, *, state: str | Non
     return commit
 
 
-async def test_a_turn_commits_queues_and_acknowledges_in_one_step(redis_prefixed) -> None:
+def _turn_parts(redis_prefixed):
+    """Intake, send queue and session store on one private prefix, and a partition's fence (key, our value)."""
     client, prefix = redis_prefixed
-    intake = RedisIntake(client, partitions=4, prefix=prefix)
-    queue = RedisOutbound(client, partitions=4, prefix=prefix)
-    store = RedisSessionStore(client, prefix=prefix)
-    fence = (f"{prefix}lease:p", "worker-1")
+    return (client, prefix, RedisIntake(client, partitions=4, prefix=prefix),
+            RedisOutbound(client, partitions=4, prefix=prefix), RedisSessionStore(client, prefix=prefix),
+            (f"{prefix}lease:p", "worker-1"))
+
+
+async def test_a_turn_commits_queues_and_acknowledges_in_one_step(redis_prefixed) -> None:
+    client, prefix, intake, queue, store, fence = _turn_parts(redis_prefixed)
     await client.set(fence[0], fence[1])
     await intake.append([_message("wamid.T")])
     [(p, entry)] = await intake.read(range(4), "w1", count=10, block_ms=100)
@@ -127,11 +131,7 @@ async def test_a_turn_commits_queues_and_acknowledges_in_one_step(redis_prefixed
 
 
 async def test_a_turn_whose_lease_was_lost_writes_nothing(redis_prefixed) -> None:
-    client, prefix = redis_prefixed
-    intake = RedisIntake(client, partitions=4, prefix=prefix)
-    queue = RedisOutbound(client, partitions=4, prefix=prefix)
-    store = RedisSessionStore(client, prefix=prefix)
-    fence = (f"{prefix}lease:p", "worker-1")
+    client, _prefix, intake, queue, store, fence = _turn_parts(redis_prefixed)
     await client.set(fence[0], "worker-2")                 # another worker took the partition over meanwhile
     await intake.append([_message("wamid.V")])
     [(p, entry)] = await intake.read(range(4), "w1", count=10, block_ms=100)
