@@ -63,8 +63,8 @@ def make_engine(url: str, *, echo: bool = False, schema: str | None = None) -> A
     connect_args = {"server_settings": {"search_path": schema}} if schema else {}
     # No pool_pre_ping: on asyncpg a ping is BEGIN, ``;``, ROLLBACK -- three round trips on every checkout,
     # more than the statements of a price turn. A connection the server dropped fails its next statement
-    # instead; SQLAlchemy then invalidates the whole pool (its disconnect handling), and the caller's own retry
-    # (a turn is retried from its intake entry) runs on fresh connections. ``pool_recycle`` retires
+    # instead; SQLAlchemy then invalidates the whole pool (its disconnect handling), and the caller's own
+    # retry (a turn is retried from its intake entry) runs on fresh connections. ``pool_recycle`` retires
     # connections before server-side idle timeouts would.
     return create_async_engine(url, echo=echo, hide_parameters=True, pool_size=10, max_overflow=10,
                                pool_recycle=1800, connect_args=connect_args)

@@ -212,8 +212,6 @@ def redis_server(port: int) -> int | None:
 
 
 def _pg_port(url: str) -> int:
-    from urllib.parse import urlsplit
-
     try:
         return urlsplit(_plain_pg(url)).port or 5432
     except ValueError:

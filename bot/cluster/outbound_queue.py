@@ -188,8 +188,8 @@ _ENQUEUE_CHUNK = 200
 #       done stream (any key when none)
 # ARGV: state, ttl, outcome, journal ttl, fence value, has state, has fence, item ttl, field, group, done id
 #       ('' when none), value_1, …
-# A turn done in one atomic step: its commit (bot.stores.redis_stores._COMMIT; only while the fence holds, else
-# -1 and nothing written), its replies appended once each (APPEND_ONCE), its intake entry acknowledged.
+# A turn done in one atomic step: its commit (bot.stores.redis_stores._COMMIT; only while the fence holds,
+# else -1 and nothing written), its replies appended once each (APPEND_ONCE), its intake entry acknowledged.
 TURN_DONE = """
 if ARGV[7] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
 if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
@@ -251,7 +251,7 @@ class RedisOutbound:
         for chunk in chunks:
             if chunk:
                 new += await self._append(chunk)
-        if ack is not None:                     # replies re-queued from the journal: queued, then acknowledged
+        if ack is not None:                     # replies re-queued from the journal: queued, then acked
             await self._acks.ack(ack.stream, ack.group, [ack.entry_id])
         return new
 
@@ -265,7 +265,8 @@ class RedisOutbound:
         keys, values = self._keys_values(items)
         return int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
 
-    async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit, ack: StreamAck | None) -> int:
+    async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit,
+                         ack: StreamAck | None) -> int:
         keys, values = self._keys_values(items)
         fence_key = commit.fence[0] if commit.fence else commit.session_key
         new = int(await self._done(

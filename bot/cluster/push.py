@@ -42,6 +42,7 @@ class OutboundMessenger:
         key = key or f"push:{uuid.uuid4().hex}"
         p = partition_of(user_key, self._partitions) if partition is None else partition
         private = getattr(user, "tier", None) is Tier.PRO
-        return await self.queue.enqueue([
-            OutboundItem(key=f"{key}:{i}", user_key=user_key, to=to, reply=reply, correlation_id=correlation_id,
-                         partition=p, private=private) for i, reply in enumerate(replies)], ack=ack, commit=commit)
+        items = [OutboundItem(key=f"{key}:{i}", user_key=user_key, to=to, reply=reply,
+                              correlation_id=correlation_id, partition=p, private=private)
+                 for i, reply in enumerate(replies)]
+        return await self.queue.enqueue(items, ack=ack, commit=commit)

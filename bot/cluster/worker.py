@@ -4,9 +4,10 @@ For each intake entry: the dispatcher runs the turn (its state and journal commi
 handed to the durable outbound queue under keys derived from the message id, and the entry is acknowledged.
 On Redis the three are one atomic script (the turn's commit is staged, :data:`STAGED_COMMIT`, and written
 with its replies and the acknowledgement); in process, one after another. A crash anywhere before the
-acknowledgement leaves the entry pending; the partition's next owner takes it over as a *retry*, which either finds the turn in the journal (the recorded replies are queued
-again, and the outbound queue drops the keys it already has) or runs it from the state it started from
-(engine commands are idempotent on ids derived from the message).
+acknowledgement leaves the entry pending; the partition's next owner takes it over as a *retry*, which either
+finds the turn in the journal (the recorded replies are queued again, and the outbound queue drops the keys it
+already has) or runs it from the state it started from (engine commands are idempotent on ids derived from
+the message).
 
 Different partitions run concurrently; a partition is one asyncio task, so ``partitions`` bounds the turns in
 flight in a worker.

@@ -51,8 +51,8 @@ STAGED_COMMIT: ContextVar[list[TurnCommit] | None] = ContextVar("gridworks_stage
 
 def commit_args(c: TurnCommit) -> list[str | int]:
     """:data:`_COMMIT`'s ARGV for ``c`` (state, ttl, outcome, journal ttl, fence value, has state)."""
-    return ["" if c.state is None else c.state, c.ttl_s, c.outcome, JOURNAL_TTL_S, c.fence[1] if c.fence else "",
-            0 if c.state is None else 1]
+    return ["" if c.state is None else c.state, c.ttl_s, c.outcome, JOURNAL_TTL_S,
+            c.fence[1] if c.fence else "", 0 if c.state is None else 1]
 
 
 class RedisSessionStore:
@@ -75,7 +75,8 @@ class RedisSessionStore:
         from bot.cluster.reply_codec import reply_to_wire
 
         outcome = json.dumps([reply_to_wire(r) for r in replies], ensure_ascii=False, separators=(",", ":"))
-        commit = TurnCommit(message_id, self._p + user_key, self._d + message_id, fence, state, ttl_s, outcome)
+        commit = TurnCommit(message_id, self._p + user_key, self._d + message_id, fence, state, ttl_s,
+                            outcome)
         staged = STAGED_COMMIT.get()
         if staged is not None:
             staged.append(commit)

@@ -68,7 +68,7 @@ async def test_acks_of_many_partitions_made_together_share_one_batch(redis_prefi
     acks = stream_acks(client)
     before = acks._batch.batches
     await asyncio.gather(*(intake.ack(p, [e.entry_id]) for p, e in read))
-    assert acks._batch.batches - before <= 2          # the first ack goes at once, the rest wait and go together
+    assert acks._batch.batches - before <= 2          # the first goes at once, the rest wait and go together
     for p in range(8):
         assert await client.xlen(intake.stream(p)) == 0
 
@@ -98,7 +98,7 @@ async def _staged(store: RedisSessionStore, message_id: str, *, state: str | Non
 
 
 def _turn_parts(redis_prefixed):
-    """Intake, send queue and session store on one private prefix, and a partition's fence (key, our value)."""
+    """Intake, send queue and session store on a private prefix, and a partition's fence (key, our value)."""
     client, prefix = redis_prefixed
     return (client, prefix, RedisIntake(client, partitions=4, prefix=prefix),
             RedisOutbound(client, partitions=4, prefix=prefix), RedisSessionStore(client, prefix=prefix),
@@ -118,7 +118,8 @@ async def test_a_turn_commits_queues_and_acknowledges_in_one_step(redis_prefixed
     state, done = await store.load_turn("919800000301", "wamid.T")
     assert state == '{"awaiting": "pin"}' and done == [Text("r0")]
     assert await client.xlen(queue.stream(p)) == 1
-    assert await _pending(client, intake.stream(p), INTAKE_GROUP) == 0 and await client.xlen(intake.stream(p)) == 0
+    assert await _pending(client, intake.stream(p), INTAKE_GROUP) == 0
+    assert await client.xlen(intake.stream(p)) == 0
 
     # a turn with nothing to say still commits (here: the state is cleared) and is acknowledged
     await intake.append([_message("wamid.U")])

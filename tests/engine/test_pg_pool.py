@@ -3,7 +3,7 @@ connection the server dropped costs one failed statement, after which the pool w
 
 Why it matters: SQLAlchemy's ``pool_pre_ping`` on asyncpg is BEGIN, ``;``, ROLLBACK on every checkout --
 three round trips, more than a price turn's own statements -- so the pool does without it and relies on
-SQLAlchemy's disconnect handling plus the caller's retry (a worker's turn is retried from its intake entry)."""
+SQLAlchemy's disconnect handling plus the caller's retry (a worker retries a turn from its intake entry)."""
 
 from __future__ import annotations
 
