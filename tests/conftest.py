@@ -91,3 +91,25 @@ async def runtime(tmp_path: Path, clock):
 def unique() -> str:
     return uuid.uuid4().hex[:10]
 
+
+
+@pytest.fixture
+def fresh_structlog():
+    """For tests running a CLI command in-process (``pytestmark = pytest.mark.usefixtures(...)``):
+    configure_logging binds the stream current at call time (pytest's capture, closed after the test), so
+    structlog's defaults are restored around each test and a later log call cannot hit a closed file."""
+    import structlog
+
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.fixture
+def graph():
+    """The fake Graph API on a thread of its own, for a CLI command that runs its own event loop (a module
+    may define its own ``graph`` instead)."""
+    from tests.support.graph_api import graph_in_thread
+
+    with graph_in_thread() as api:
+        yield api

@@ -18,15 +18,7 @@ from handlers.onboarding import consented
 from handlers.security import PIN_KEY, check_pin
 
 
-@pytest.fixture(autouse=True)
-def _fresh_structlog():
-    """configure_logging binds the stream current at call time (pytest's capture, closed after the test):
-    restore structlog's defaults around each test so a later log call cannot hit a closed file."""
-    import structlog
-
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("fresh_structlog")
 
 
 @pytest.fixture

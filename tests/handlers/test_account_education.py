@@ -12,15 +12,7 @@ AREAS = ("upgrade", "alerts", "education", "language", "handoff", "optout", "ana
 WRITTEN = ("en", "hi", "ta")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_structlog():
-    """configure_logging binds the stream current at call time (pytest's capture, closed after the test):
-    restore structlog's defaults around each test so a later log call cannot hit a closed file."""
-    import structlog
-
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
+pytestmark = pytest.mark.usefixtures("fresh_structlog")
 
 
 def test_at_least_30_topics_each_complete() -> None:

@@ -18,24 +18,12 @@ from config.settings import load_settings
 from engine.db import make_engine
 from handlers.handoff import flag
 from handlers.messages import InboundMessage, MessageKind, Sender
-from tests.support.graph_api import cli_env, graph_in_thread
+from tests.support.graph_api import cli_env
 
 WA = "919800000741"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_structlog():
-    import structlog
-
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def graph():
-    with graph_in_thread() as api:
-        yield api
+pytestmark = pytest.mark.usefixtures("fresh_structlog")
 
 
 @pytest.fixture

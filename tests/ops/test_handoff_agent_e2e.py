@@ -16,24 +16,12 @@ import pytest
 from bot.cli import main
 from bot.cli.simulate_cmd import open_console
 from config.settings import load_settings
-from tests.support.graph_api import cli_env, graph_in_thread
+from tests.support.graph_api import cli_env
 
 WA = "919800013301"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_structlog():
-    import structlog
-
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
-
-
-@pytest.fixture
-def graph():
-    with graph_in_thread() as api:
-        yield api
+pytestmark = pytest.mark.usefixtures("fresh_structlog")
 
 
 @pytest.fixture
