@@ -238,7 +238,7 @@ class RedisOutbound:
 
     async def enqueue(self, items: Sequence[OutboundItem], *, ack: StreamAck | None = None,
                       commit: TurnCommit | None = None) -> int:
-        """``commit``: a turn's staged commit (:data:`bot.stores.redis_stores.STAGED_COMMIT`), written with
+        """``commit``: a turn's staged commit (:data:`bot.stores.redis_stores.TURN_SCOPE`), written with
         the items and ``ack`` in one atomic step; raises :class:`~handlers.ports.Superseded` (nothing written)
         when its fence no longer holds."""
         for item in items:

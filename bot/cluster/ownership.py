@@ -4,8 +4,9 @@ Each worker heartbeats into a registry (a sorted set scored by the last beat); t
 worker its fair share, ``ceil(P / live)``. A partition is owned through a lease key (``SET NX PX``), renewed
 only by its holder (compare-and-extend in Lua). A worker that finds it holds more than its share gives the
 surplus back once the turn in hand is done, so a newcomer gets work within a few lease periods; a dead
-worker's leases simply expire. The owner of a partition first takes over the entries its predecessor had read
-and never acknowledged (``XAUTOCLAIM``), then reads new ones: per-user order survives any failover.
+worker's leases simply expire. A lease's value names the holder and its tenure (``{worker}#{n}``). The owner
+of a partition first takes over the entries its predecessor had read and never acknowledged
+(``XAUTOCLAIM``), then reads new ones: per-user order survives any failover.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-# KEYS: lease keys; ARGV: holder, lease ms. Returns 1/0 per key: still ours (and extended)?
+# KEYS: lease keys; ARGV: lease ms, then each key's value. Returns 1/0 per key: still ours (and extended)?
 _RENEW = """
 local out = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('PEXPIRE', key, ARGV[2]); out[i] = 1
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1]); out[i] = 1
   else
     out[i] = 0
   end
@@ -43,7 +44,9 @@ class Ownership(Protocol):
 
     def fence(self, partition: int) -> tuple[str, str] | None:
         """(key, value) that must still hold when a turn of ``partition`` commits: the lease. A worker that
-        lost the partition (paused past its lease) then cannot commit on top of the new owner's turns."""
+        lost the partition (paused past its lease) then cannot commit on top of the new owner's turns. The
+        value is new on every acquisition, so it also names one tenure: what a worker learned under one
+        value (its cached sessions) is not trusted under the next."""
 
     async def over_share(self) -> list[int]:
         """Partitions beyond this worker's fair share (given back once idle)."""
@@ -89,7 +92,8 @@ class RedisOwnership:
         self._id = worker_id
         self._lease_ms = int(lease_s * 1000)
         self._p = prefix
-        self._owned: set[int] = set()
+        self._held: dict[int, str] = {}         # partition → this tenure's lease value
+        self._tenures = 0
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._offset = hash(worker_id) % partitions     # spread first picks; only a starting point
@@ -98,10 +102,10 @@ class RedisOwnership:
         return f"{self._p}own:{p}"
 
     def owned(self) -> frozenset[int]:
-        return frozenset(self._owned)
+        return frozenset(self._held)
 
     def fence(self, partition: int) -> tuple[str, str] | None:
-        return self._key(partition), self._id
+        return self._key(partition), self._held.get(partition, f"{self._id}#lost")
 
     async def _live_workers(self) -> int:
         now = int(time.time() * 1000)
@@ -115,35 +119,40 @@ class RedisOwnership:
 
     async def refresh(self) -> tuple[set[int], set[int]]:
         lost: set[int] = set()
-        if self._owned:
-            mine = sorted(self._owned)
-            kept = await self._renew(keys=[self._key(p) for p in mine], args=[self._id, self._lease_ms])
+        if self._held:
+            mine = sorted(self._held)
+            kept = await self._renew(keys=[self._key(p) for p in mine],
+                                     args=[self._lease_ms, *(self._held[p] for p in mine)])
             lost = {p for p, ok in zip(mine, kept) if not int(ok)}
-            self._owned -= lost
+            for p in lost:
+                del self._held[p]
         share = math.ceil(self.partitions / await self._live_workers())
         gained: set[int] = set()
         for i in range(self.partitions):
-            if len(self._owned) >= share:
+            if len(self._held) >= share:
                 break
             p = (self._offset + i) % self.partitions
-            if p in self._owned:
+            if p in self._held:
                 continue
-            if await self._r.set(self._key(p), self._id, nx=True, px=self._lease_ms):
-                self._owned.add(p)
+            self._tenures += 1
+            value = f"{self._id}#{self._tenures}"
+            if await self._r.set(self._key(p), value, nx=True, px=self._lease_ms):
+                self._held[p] = value
                 gained.add(p)
         return gained, lost
 
     async def over_share(self) -> list[int]:
         """Partitions beyond this worker's fair share (give them back when idle)."""
         share = math.ceil(self.partitions / await self._live_workers())
-        extra = len(self._owned) - share
-        return sorted(self._owned)[-extra:] if extra > 0 else []
+        extra = len(self._held) - share
+        return sorted(self._held)[-extra:] if extra > 0 else []
 
     async def release(self, partition: int) -> None:
-        self._owned.discard(partition)
-        await self._release(keys=[self._key(partition)], args=[self._id])
+        value = self._held.pop(partition, None)
+        if value is not None:
+            await self._release(keys=[self._key(partition)], args=[value])
 
     async def close(self) -> None:
-        for p in list(self._owned):
+        for p in list(self._held):
             await self.release(p)
         await self._r.zrem(f"{self._p}workers", self._id)

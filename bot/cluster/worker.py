@@ -2,7 +2,7 @@
 
 For each intake entry: the dispatcher runs the turn (its state and journal commit together), the replies are
 handed to the durable outbound queue under keys derived from the message id, and the entry is acknowledged.
-On Redis the three are one atomic script (the turn's commit is staged, :data:`STAGED_COMMIT`, and written
+On Redis the three are one atomic script (the turn's commit is staged, :data:`TURN_SCOPE`, and written
 with its replies and the acknowledgement); in process, one after another. A crash anywhere before the
 acknowledgement leaves the entry pending; the partition's next owner takes it over as a *retry*, which either
 finds the turn in the journal (the recorded replies are queued again, and the outbound queue drops the keys it
@@ -29,7 +29,7 @@ from bot import metrics
 from bot.cluster.intake import Entry, Intake
 from bot.cluster.ownership import Ownership
 from bot.cluster.push import OutboundMessenger
-from bot.stores.redis_stores import STAGED_COMMIT, TurnCommit
+from bot.stores.redis_stores import TURN_SCOPE, TurnScope
 from bot.tasks import TaskTracker
 from handlers.ports import Superseded
 from handlers.replies import Reply
@@ -192,17 +192,18 @@ class TurnWorker:
         if self._on_read is not None:
             timer = asyncio.get_running_loop().call_later(TYPING_AFTER_S, self._typing, message.id, typing)
         done = self._intake.ack_of(p, entry.entry_id)
-        staged: list[TurnCommit] | None = [] if done is not None else None
-        token = STAGED_COMMIT.set(staged)     # a stream intake: the commit goes with the replies and the ack
+        fence = self._own.fence(p)
+        # a stream intake: the commit goes with the replies and the ack; the session may come from this tenure
+        scope = TurnScope(fence=fence, fresh=not retry) if done is not None else None
+        token = TURN_SCOPE.set(scope)
         try:
-            result = await metrics.timed_turn(self._dispatcher.handle(message, retry=retry,
-                                                                      fence=self._own.fence(p)))
+            result = await metrics.timed_turn(self._dispatcher.handle(message, retry=retry, fence=fence))
         finally:
-            STAGED_COMMIT.reset(token)
+            TURN_SCOPE.reset(token)
             if timer is not None:
                 timer.cancel()
         self.turns += 1
-        commit = staged[0] if staged else None
+        commit = scope.staged[0] if scope is not None and scope.staged else None
         if result.status is TurnStatus.DUPLICATE and not result.replies:
             await self._intake.ack(p, [entry.entry_id])
             return result

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from contextvars import ContextVar
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Sequence
 
 from redis.asyncio import Redis
@@ -43,10 +45,27 @@ class TurnCommit:
     outcome: str
 
 
-#: Set by a cluster worker around a turn (a list): ``commit_turn`` stages its commit there instead of writing
-#: it, and the worker writes it with the turn's replies and the intake acknowledgement in one atomic script
-#: (:data:`bot.cluster.outbound_queue.TURN_DONE`) -- one round trip, and one step, instead of two.
-STAGED_COMMIT: ContextVar[list[TurnCommit] | None] = ContextVar("gridworks_staged_commit", default=None)
+@dataclass(slots=True)
+class TurnScope:
+    """What a cluster worker tells the session store about the turn it runs (:data:`TURN_SCOPE`).
+
+    * ``commit_turn`` stages its commit in ``staged`` instead of writing it; the worker writes it with the
+      turn's replies and the intake acknowledgement in one atomic script
+      (:data:`bot.cluster.outbound_queue.TURN_DONE`) -- one round trip and one step instead of two.
+    * ``load_turn`` of a ``fresh`` entry (newly read, not a retry: the journal cannot hold it, and a duplicate
+      is stopped by its audit row) answers from the state this worker staged under the same ``fence`` value,
+      i.e. in the same tenure of the partition's lease: nobody else can have written it since. A retry, a new
+      tenure or a cache miss reads Redis."""
+
+    fence: tuple[str, str] | None
+    fresh: bool
+    staged: list[TurnCommit] = field(default_factory=list)
+
+
+TURN_SCOPE: ContextVar[TurnScope | None] = ContextVar("gridworks_turn_scope", default=None)
+
+#: Users whose last staged state a worker keeps (least recently used dropped first).
+CACHED_SESSIONS = 100_000
 
 
 def commit_args(c: TurnCommit) -> list[str | int]:
@@ -61,8 +80,15 @@ class RedisSessionStore:
         self._p = prefix + "session:"
         self._d = prefix + "done:"
         self._commit = client.register_script(_COMMIT)
+        self._cache: OrderedDict[str, tuple[str, str | None, float]] = OrderedDict()  # tenure, state, until
 
     async def load_turn(self, user_key: str, message_id: str) -> tuple[str | None, Sequence[Reply] | None]:
+        scope = TURN_SCOPE.get()
+        if scope is not None and scope.fresh and scope.fence is not None:
+            hit = self._cache.get(user_key)
+            if hit is not None and hit[0] == scope.fence[1] and hit[2] > time.monotonic():
+                self._cache.move_to_end(user_key)
+                return hit[1], None
         raw, done = await self._r.mget(self._p + user_key, self._d + message_id)
         if done is None:
             return _text(raw), None
@@ -77,13 +103,22 @@ class RedisSessionStore:
         outcome = json.dumps([reply_to_wire(r) for r in replies], ensure_ascii=False, separators=(",", ":"))
         commit = TurnCommit(message_id, self._p + user_key, self._d + message_id, fence, state, ttl_s,
                             outcome)
-        staged = STAGED_COMMIT.get()
-        if staged is not None:
-            staged.append(commit)
+        scope = TURN_SCOPE.get()
+        if scope is not None:
+            scope.staged.append(commit)
+            if scope.fence is not None:
+                self._remember(user_key, scope.fence[1], state, ttl_s)
             return
         keys = [commit.session_key, commit.journal_key] + ([fence[0]] if fence else [])
         if not await self._commit(keys=keys, args=commit_args(commit)):
             raise Superseded(message_id)
+
+    def _remember(self, user_key: str, tenure: str, state: str | None, ttl_s: int) -> None:
+        """Kept a little shorter than Redis keeps it, so the cache never outlives the key."""
+        self._cache[user_key] = (tenure, state, time.monotonic() + ttl_s * 0.99)
+        self._cache.move_to_end(user_key)
+        while len(self._cache) > CACHED_SESSIONS:
+            self._cache.popitem(last=False)
 
     async def load(self, user_key: str) -> str | None:
         return _text(await self._r.get(self._p + user_key))

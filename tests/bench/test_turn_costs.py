@@ -19,12 +19,13 @@ EMBEDDED = {"first_turn": (18, 1), "price_repeat": (8, 1), "portfolio": (11, 2),
 # PostgreSQL + Redis, engine role in the same process: (SQL, Graph, Redis round trips; a pipeline is one).
 # Not counted: blocking stream reads that came back empty and the engine's periodic lease check (idling).
 # Before (cb1bfc8): SQL 28, 9, 12, 12, 19, 22, 19 (flow 60); Redis 11, 11, 26, 15, 11, 27, 15 (flow 53).
-# Redis at 91b9981: 10, 10, 25, 14, 10, 26, 18 (flow 54); a turn's commit, replies and ack are now one script.
+# Redis at 91b9981: 10, 10, 25, 14, 10, 26, 18 (flow 54); a turn's commit, replies and ack are now one script,
+# and a worker reads a session it committed in the same lease tenure from memory (the first turn still reads).
 # SQL counts never saw the pool's pre-ping (BEGIN, ';', ROLLBACK per checkout: 9 round trips on a price turn),
 # gone since 4879bca (tests/engine/test_pg_pool.py).
-CLUSTER = {"first_turn": (19, 1, 8), "price_repeat": (9, 1, 8), "portfolio": (12, 2, 23),
-           "order_status": (12, 1, 12), "buy": (16, 1, 8), "pin": (19, 1, 24), "confirm": (25, 1, 16),
-           "buy_pin_confirm": (60, 3, 48)}
+CLUSTER = {"first_turn": (19, 1, 8), "price_repeat": (9, 1, 7), "portfolio": (12, 2, 22),
+           "order_status": (12, 1, 11), "buy": (16, 1, 7), "pin": (19, 1, 23), "confirm": (25, 1, 15),
+           "buy_pin_confirm": (60, 3, 45)}
 
 
 def _answered(rows: dict) -> None:

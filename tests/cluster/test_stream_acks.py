@@ -14,7 +14,7 @@ from bot.cluster.intake import GROUP as INTAKE_GROUP
 from bot.cluster.intake import RedisIntake
 from bot.cluster.outbound_queue import MemoryOutbound, OutboundItem, RedisOutbound
 from bot.cluster.streams import StreamAck, stream_acks
-from bot.stores.redis_stores import STAGED_COMMIT, RedisSessionStore
+from bot.stores.redis_stores import TURN_SCOPE, RedisSessionStore, TurnScope
 from handlers.ports import Superseded
 from handlers.messages import InboundMessage, Sender
 from handlers.replies import Text
@@ -85,15 +85,15 @@ async def test_an_in_process_queue_refuses_to_acknowledge_a_stream_entry() -> No
 
 
 async def _staged(store: RedisSessionStore, message_id: str, *, state: str | None, fence=None):
-    """What a worker's turn stages: ``commit_turn`` under :data:`STAGED_COMMIT` writes nothing."""
-    staged: list = []
-    token = STAGED_COMMIT.set(staged)
+    """What a worker's turn stages: ``commit_turn`` under :data:`TURN_SCOPE` writes nothing."""
+    scope = TurnScope(fence=fence, fresh=True)
+    token = TURN_SCOPE.set(scope)
     try:
         await store.commit_turn("919800000301", message_id, state=state, ttl_s=60, replies=[Text("r0")],
                                 fence=fence)
     finally:
-        STAGED_COMMIT.reset(token)
-    [commit] = staged
+        TURN_SCOPE.reset(token)
+    [commit] = scope.staged
     return commit
 
 
@@ -147,3 +147,46 @@ async def test_a_turn_whose_lease_was_lost_writes_nothing(redis_prefixed) -> Non
     assert await client.xlen(queue.stream(p)) == 0 and not await client.exists(queue._key("wamid.V:0"))
     assert await _pending(client, intake.stream(p), INTAKE_GROUP) == 1     # left for the new owner
     assert json.loads(commit.outcome)                                       # the staged replies, unwritten
+
+
+async def _load(store: RedisSessionStore, message_id: str, *, fence, fresh: bool):
+    token = TURN_SCOPE.set(TurnScope(fence=fence, fresh=fresh))
+    try:
+        return await store.load_turn("919800000301", message_id)
+    finally:
+        TURN_SCOPE.reset(token)
+
+
+async def test_a_fresh_turn_reads_the_state_its_worker_committed_in_the_same_tenure_only(redis_prefixed):
+    client, _prefix, intake, queue, store, fence = _turn_parts(redis_prefixed)
+    await client.set(fence[0], fence[1])
+    await intake.append([_message("wamid.W")])
+    [(p, entry)] = await intake.read(range(4), "w1", count=10, block_ms=100)
+    commit = await _staged(store, "wamid.W", state='{"awaiting": "pin"}', fence=fence)
+    await queue.enqueue([], ack=intake.ack_of(p, entry.entry_id), commit=commit)
+    # Someone writes the key behind this worker's back: only a new tenure could, so the cache must not be
+    # asked in one. This stands in for "another worker owned the partition meanwhile".
+    await client.set(f"{_prefix}session:919800000301", '{"awaiting": "other"}')
+    assert await _load(store, "wamid.X", fence=fence, fresh=True) == ('{"awaiting": "pin"}', None)
+    assert await _load(store, "wamid.X", fence=(fence[0], "worker-1#2"), fresh=True) == \
+        ('{"awaiting": "other"}', None)                               # a new tenure reads Redis
+    assert await _load(store, "wamid.X", fence=fence, fresh=False) == ('{"awaiting": "other"}', None)  # a retry
+    state, done = await _load(store, "wamid.W", fence=fence, fresh=False)   # a retry still finds its journal
+    assert done == [Text("r0")]
+
+
+async def test_each_acquisition_of_a_partition_has_a_lease_value_of_its_own(redis_prefixed):
+    from bot.cluster.ownership import RedisOwnership
+
+    client, prefix = redis_prefixed
+    own = RedisOwnership(client, worker_id="w1", partitions=2, lease_s=5, prefix=prefix)
+    gained, _ = await own.refresh()
+    assert gained == {0, 1}
+    first = own.fence(0)
+    assert await client.get(first[0]) == first[1].encode()
+    await client.delete(first[0])                    # the lease lapsed (a pause): another tenure must follow
+    gained, lost = await own.refresh()
+    assert 0 in lost and 0 in gained and own.fence(0) != first
+    assert await client.get(first[0]) == own.fence(0)[1].encode()
+    await own.close()
+    assert not await client.exists(first[0])
