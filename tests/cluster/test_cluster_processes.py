@@ -210,7 +210,12 @@ async def test_cluster_survives_killed_worker_engine_and_web_with_exactly_once_e
     resent = [m for m in sent if m.wamid not in logged]
     seen = Counter(what(m) for m in sent)
     assert all(seen[what(m)] == 2 for m in resent), [(m.wamid, what(m)) for m in resent if seen[what(m)] != 2]
-    assert len(resent) <= 8, f"{len(resent)} replies resent after the worker crash"
+    # How many fall in that window depends on how busy the machine was at the kill (0–1 run alone, 10 once in
+    # a full suite run); what the design bounds is one per user: a user's lane has one send in flight at a
+    # time, and an item marked sent is never sent again. Deliveries in flight are capped by the gate (40).
+    per_user = Counter(m.json.get("to") for m in resent)
+    assert all(n == 1 for n in per_user.values()), ("a user was sent two replies again", per_user.most_common(3))
+    assert len(resent) <= 40, f"{len(resent)} replies resent after the worker crash"
 
     # -- each user's replies in the order their messages were sent ------------------------------------------
     step_of = {r.wamid: acked.get(r.wamid) for r in inbound}
