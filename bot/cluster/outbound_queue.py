@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.streams import APPEND_ONCE, Groups, StreamAck, entry_order, stream_acks, text
-from bot.stores.redis_stores import TurnCommit, commit_args
+from bot.stores.redis_stores import COMMIT_LUA, TurnCommit, commit_args, commit_keys
 from handlers.ports import Superseded
 from handlers.replies import Reply
 
@@ -184,16 +184,11 @@ class MemoryOutbound:
 
 _ENQUEUE_CHUNK = 200
 
-# KEYS: session, journal, fence (the session key again when none), mark_1, stream_1, …, mark_n, stream_n,
-#       done stream (any key when none)
-# ARGV: state, ttl, outcome, journal ttl, fence value, has state, has fence, item ttl, field, group, done id
-#       ('' when none), value_1, …
-# A turn done in one atomic step: its commit (bot.stores.redis_stores._COMMIT; only while the fence holds,
-# else -1 and nothing written), its replies appended once each (APPEND_ONCE), its intake entry acknowledged.
-TURN_DONE = """
-if ARGV[7] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
-if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+# KEYS: COMMIT_LUA's three, mark_1, stream_1, …, mark_n, stream_n, done stream (any key when none)
+# ARGV: COMMIT_LUA's seven, item ttl, field, group, done id ('' when none), value_1, …
+# A turn done in one atomic step: its commit (only while the fence holds, else -1 and nothing written), its
+# replies appended once each (as APPEND_ONCE), its intake entry acknowledged.
+TURN_DONE = COMMIT_LUA + """
 local new = 0
 for i = 1, (#KEYS - 4) / 2 do
   if redis.call('SET', KEYS[2 * i + 2], '1', 'NX', 'EX', ARGV[8]) then
@@ -268,11 +263,11 @@ class RedisOutbound:
     async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit,
                          ack: StreamAck | None) -> int:
         keys, values = self._keys_values(items)
-        fence_key = commit.fence[0] if commit.fence else commit.session_key
+        head = commit_keys(commit)
         new = int(await self._done(
-            keys=[commit.session_key, commit.journal_key, fence_key, *keys, ack.stream if ack else fence_key],
-            args=[*commit_args(commit), 1 if commit.fence else 0, str(KEY_TTL_S), "item",
-                  ack.group if ack else "", ack.entry_id if ack else "", *values]))
+            keys=[*head, *keys, ack.stream if ack else head[0]],
+            args=[*commit_args(commit), str(KEY_TTL_S), "item", ack.group if ack else "",
+                  ack.entry_id if ack else "", *values]))
         if new < 0:
             raise Superseded(commit.message_id)
         return new

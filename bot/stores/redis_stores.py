@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 import time
 from collections import OrderedDict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -22,19 +22,21 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-# KEYS: session, journal entry[, fence]  ARGV: state, ttl, outcome, journal ttl, fence value, has state.
-# One script, so state and journal are written together, and only while the fence (the lease) still holds.
-_COMMIT = """
-if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[5] then return 0 end
+# KEYS[1..3]: session, journal entry, fence (the session key when none)
+# ARGV[1..7]: state, ttl, outcome, journal ttl, fence value, has state, has fence
+# State and journal written together, and only while the fence (the lease) still holds (else -1, nothing
+# written). The one commit: alone here, and at the head of the cluster's TURN_DONE script.
+COMMIT_LUA = """
+if ARGV[7] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
 if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
 redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-return 1
 """
+_COMMIT = COMMIT_LUA + "return 1\n"
 
 
 @dataclass(frozen=True, slots=True)
 class TurnCommit:
-    """A turn's commit, staged: :data:`_COMMIT`'s keys (session, journal, fence or None) and arguments."""
+    """A turn's commit, staged: what :data:`COMMIT_LUA` writes (:func:`commit_keys`, :func:`commit_args`)."""
 
     message_id: str
     session_key: str
@@ -68,10 +70,15 @@ TURN_SCOPE: ContextVar[TurnScope | None] = ContextVar("gridworks_turn_scope", de
 CACHED_SESSIONS = 100_000
 
 
+def commit_keys(c: TurnCommit) -> list[str]:
+    """:data:`COMMIT_LUA`'s three keys for ``c``."""
+    return [c.session_key, c.journal_key, c.fence[0] if c.fence else c.session_key]
+
+
 def commit_args(c: TurnCommit) -> list[str | int]:
-    """:data:`_COMMIT`'s ARGV for ``c`` (state, ttl, outcome, journal ttl, fence value, has state)."""
+    """:data:`COMMIT_LUA`'s seven arguments for ``c``."""
     return ["" if c.state is None else c.state, c.ttl_s, c.outcome, JOURNAL_TTL_S,
-            c.fence[1] if c.fence else "", 0 if c.state is None else 1]
+            c.fence[1] if c.fence else "", 0 if c.state is None else 1, 1 if c.fence else 0]
 
 
 class RedisSessionStore:
@@ -109,8 +116,7 @@ class RedisSessionStore:
             if scope.fence is not None:
                 self._remember(user_key, scope.fence[1], state, ttl_s)
             return
-        keys = [commit.session_key, commit.journal_key] + ([fence[0]] if fence else [])
-        if not await self._commit(keys=keys, args=commit_args(commit)):
+        if int(await self._commit(keys=commit_keys(commit), args=commit_args(commit))) < 0:
             raise Superseded(message_id)
 
     def _remember(self, user_key: str, tenure: str, state: str | None, ttl_s: int) -> None:
