@@ -20,8 +20,7 @@ from typing import Any, Protocol, Sequence
 from redis.asyncio import Redis
 
 from bot.cluster.partitions import partition_of
-from bot.cluster.streams import (APPEND_ONCE, Groups, StreamAck, ack_and_delete, entry_order, stream_acks,
-                                 text)
+from bot.cluster.streams import APPEND_ONCE, Groups, StreamAck, entry_order, stream_acks, text
 from bot.cluster.wire import message_from_json, message_to_json
 from bot.stores.memory import MemoryDedupeStore
 from handlers.messages import InboundMessage
@@ -246,7 +245,7 @@ class RedisIntake:
         return out
 
     async def ack_side(self, entry_ids: Sequence[str]) -> None:
-        await ack_and_delete(self._r, self.side_stream, GROUP, entry_ids)
+        await self._acks.ack(self.side_stream, GROUP, entry_ids)
 
     async def depth(self) -> int:
         """Entries appended and not yet acknowledged, over all partitions (the backlog)."""

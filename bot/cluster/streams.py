@@ -75,18 +75,9 @@ class Groups:
         self._ready.discard(stream)
 
 
-async def ack_and_delete(redis: Redis, stream: str, group: str, entry_ids: Sequence[str]) -> None:
-    """Acknowledge entries and delete them: a queue entry, once done, is of no further use to anyone."""
-    if not entry_ids:
-        return
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.xack(stream, group, *entry_ids)
-        pipe.xdel(stream, *entry_ids)
-        await pipe.execute()
-
-
 class StreamAcks:
-    """Acknowledge-and-delete, coalesced over every stream of a process: the acks of all partitions' entries
+    """Acknowledge-and-delete (a queue entry, once done, is of no further use to anyone), coalesced over every
+    stream of a process: the acks of all partitions' entries
     finished while the previous batch was on the wire go out as one MULTI/EXEC (one round trip), each caller
     returning once its own entries are acknowledged. Idle, an ack goes at once; busy, many share a trip."""
 
