@@ -32,6 +32,7 @@ from bot.cluster.outbound_log import OutboundLog, OutboundRecord
 from bot.cluster.outbound_queue import (FAILED, Delivery, MemoryOutbound, OutboundItem, OutboundQueue,
                                         OutboundSource, RedisOutbound)
 from bot.cluster.send_rate import SendLimiter
+from bot.cluster.streams import entry_order
 from bot.whatsapp.sender import PAIR, backoff_delay, reply_body, reply_type, retry_class
 from handlers.replies import Reply
 
@@ -84,6 +85,15 @@ class OutboundSender:
         self._send, self._audit, self._limiter = send, audit, limiter
         self.batch, self.max_in_flight, self.block_ms = batch, max_in_flight, block_ms
         self._owned: dict[int, tuple[asyncio.Task, asyncio.Event]] = {}
+        self._runs: dict[int, _PartitionRun] = {}
+
+    def take(self, partition: int, deliveries: list[Delivery]) -> None:
+        """Entries a turn in this process has just queued and read into this consumer's pending list
+        (:meth:`RedisOutbound.deliver_locally`): routed to the partition's running lanes. Without a running
+        run they stay pending, and the next run claims them."""
+        run = self._runs.get(partition)
+        if run is not None and not run.halt.is_set():
+            run.route(deliveries, {})
 
     async def run(self, partitions: Iterable[int], stop: asyncio.Event) -> None:
         """Send ``partitions`` until ``stop`` is set (see :meth:`run_partition`; a failed run starts over)."""
@@ -172,6 +182,15 @@ class OutboundSender:
                 await asyncio.sleep(0.05 * 2 ** attempt)
 
 
+def _insert_in_order(lane: deque[Delivery], d: Delivery) -> None:
+    """Behind every queued item older than ``d``, never ahead of the head (it may be on its way to Meta)."""
+    order = entry_order(d.entry_id)
+    i = len(lane)
+    while i > 1 and entry_order(lane[i - 1].entry_id) > order:
+        i -= 1
+    lane.insert(i, d)
+
+
 async def _halted(halt: asyncio.Event, delay: float) -> bool:
     try:
         await asyncio.wait_for(halt.wait(), delay)
@@ -192,12 +211,14 @@ class _PartitionRun:
         self.wake = asyncio.Event()
         self.room = asyncio.Event()
         self.in_flight = 0
+        self.seen: set[str] = set()                      # entry ids routed and not yet acknowledged
         self.closing = False
         self.error: BaseException | None = None
 
     async def run(self) -> None:
         stopper = asyncio.create_task(self._watch_stop())
         flusher = asyncio.create_task(self._flush_loop())
+        self.s._runs[self.p] = self                      # from now on, local hand-overs come here
         try:
             await self._dispatch(await self.s.queue.claim(self.p, self.s.consumer), taken_over=True)
             while not self.halt.is_set():
@@ -219,6 +240,8 @@ class _PartitionRun:
             raise
         finally:
             stopper.cancel()
+            if self.s._runs.get(self.p) is self:
+                del self.s._runs[self.p]
         if self.error is not None:
             raise self.error
 
@@ -237,10 +260,18 @@ class _PartitionRun:
     async def _dispatch(self, deliveries: Sequence[Delivery], *, taken_over: bool = False) -> None:
         """Route items to their users' lanes. Only entries ``taken_over`` from a previous run may have been
         sent already (their marks are checked); a newly read entry was never handed to anyone."""
-        self.in_flight += len(deliveries)
-        live = [d for d in deliveries if d.item is not None]
-        marks = await self.s.queue.marks([d.item.key for d in live if d.item]) if live and taken_over else {}
+        live = [d.item.key for d in deliveries if d.item is not None and d.entry_id not in self.seen]
+        self.route(deliveries, await self.s.queue.marks(live) if live and taken_over else {})
+
+    def route(self, deliveries: Sequence[Delivery], marks: dict[str, str]) -> None:
+        """Entries reach a run from its claim, its reads and local hand-overs (:meth:`OutboundSender.take`);
+        one racing the claim can arrive twice, so an entry already routed is skipped. A user's lane keeps its
+        unsent items in queue order whichever way they came."""
         for d in deliveries:
+            if d.entry_id in self.seen:
+                continue
+            self.seen.add(d.entry_id)
+            self.in_flight += 1
             if d.item is None:
                 self._complete(d.entry_id, None)
                 continue
@@ -251,7 +282,7 @@ class _PartitionRun:
                 continue
             lane = self.lanes.get(d.item.user_key)
             if lane is not None:
-                lane.append(d)
+                _insert_in_order(lane, d)
                 continue
             self.lanes[d.item.user_key] = deque([d])
             task = asyncio.create_task(self._lane(d.item.user_key))
@@ -313,5 +344,6 @@ class _PartitionRun:
                     raise
                 await asyncio.sleep(min(5.0, 0.1 * 2 ** attempt))
         await self.s.queue.ack(self.p, [entry_id for entry_id, _ in batch])
+        self.seen.difference_update(entry_id for entry_id, _ in batch)
         self.in_flight -= len(batch)
         self.room.set()

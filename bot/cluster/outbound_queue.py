@@ -185,14 +185,19 @@ class MemoryOutbound:
 _ENQUEUE_CHUNK = 200
 
 # KEYS: COMMIT_LUA's three, mark_1, stream_1, …, mark_n, stream_n, done stream (any key when none)
-# ARGV: COMMIT_LUA's seven, item ttl, field, group, done id ('' when none), value_1, …
+# ARGV: COMMIT_LUA's seven, item ttl, field, intake group, done id ('' when none), local consumer ('' when
+#       none), send group, value_1, …
 # A turn done in one atomic step: its commit (only while the fence holds, else -1 and nothing written), its
-# replies appended once each (as APPEND_ONCE), its intake entry acknowledged.
+# replies appended once each (as APPEND_ONCE), its intake entry acknowledged. With a local consumer, the new
+# entries of stream_1 are also read into that consumer's pending list and returned, so the worker that owns
+# the partition hands them to its sender in memory instead of reading back what it has just written (a
+# missing group is no error: the entries then wait for the sender's own read).
+# Returns {new, entries read}.
 TURN_DONE = COMMIT_LUA + """
 local new = 0
 for i = 1, (#KEYS - 4) / 2 do
   if redis.call('SET', KEYS[2 * i + 2], '1', 'NX', 'EX', ARGV[8]) then
-    redis.call('XADD', KEYS[2 * i + 3], '*', ARGV[9], ARGV[i + 11])
+    redis.call('XADD', KEYS[2 * i + 3], '*', ARGV[9], ARGV[i + 13])
     new = new + 1
   end
 end
@@ -200,8 +205,16 @@ if ARGV[11] ~= '' then
   redis.call('XACK', KEYS[#KEYS], ARGV[10], ARGV[11])
   redis.call('XDEL', KEYS[#KEYS], ARGV[11])
 end
-return new
+local read = {}
+if new > 0 and ARGV[12] ~= '' then
+  local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[13], ARGV[12], 'COUNT', new + 64, 'STREAMS', KEYS[5], '>')
+  if type(r) == 'table' and r[1] then read = r[1][2] end
+end
+return {new, read}
 """
+
+#: ``take(partition, deliveries)``: entries a turn's script read into the local consumer's pending list.
+LocalTake = Callable[[int, list[Delivery]], None]
 
 
 class RedisOutbound:
@@ -221,6 +234,14 @@ class RedisOutbound:
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
         self._marks: Coalescer = Coalescer(self._set_marks)
+        self._local: tuple[str, LocalTake] | None = None
+
+    def deliver_locally(self, consumer: str, take: LocalTake) -> None:
+        """Hand a turn's newly queued replies straight to this process's sender (``take``), read into
+        ``consumer``'s pending list by the turn's own script. Only turns whose commit holds the partition's
+        lease do this, so the sender taking them is the partition's sender; entries ``take`` cannot use (its
+        run is stopping or not started yet) stay pending, and that run's successor claims them."""
+        self._local = (consumer, take)
 
     def stream(self, partition: int) -> str:
         return f"{self._p}out:{partition}"
@@ -264,13 +285,18 @@ class RedisOutbound:
                          ack: StreamAck | None) -> int:
         keys, values = self._keys_values(items)
         head = commit_keys(commit)
-        new = int(await self._done(
+        local = self._local if commit.fence is not None and len({i.partition for i in items}) == 1 else None
+        done = await self._done(
             keys=[*head, *keys, ack.stream if ack else head[0]],
             args=[*commit_args(commit), str(KEY_TTL_S), "item", ack.group if ack else "",
-                  ack.entry_id if ack else "", *values]))
-        if new < 0:
+                  ack.entry_id if ack else "", local[0] if local else "", GROUP, *values])
+        if not isinstance(done, list):          # COMMIT_LUA's -1: the fence no longer holds
             raise Superseded(commit.message_id)
-        return new
+        new, read = done
+        if local is not None and read:
+            local[1](items[0].partition, self._deliveries(
+                [(entry_id, dict(zip(fields[::2], fields[1::2]))) for entry_id, fields in read]))
+        return int(new)
 
     @staticmethod
     def _deliveries(raw: Sequence[Any]) -> list[Delivery]:

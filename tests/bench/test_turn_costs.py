@@ -23,9 +23,11 @@ EMBEDDED = {"first_turn": (18, 1), "price_repeat": (8, 1), "portfolio": (11, 2),
 # and a worker reads a session it committed in the same lease tenure from memory (the first turn still reads).
 # SQL counts never saw the pool's pre-ping (BEGIN, ';', ROLLBACK per checkout: 9 round trips on a price turn),
 # gone since 4879bca (tests/engine/test_pg_pool.py).
-CLUSTER = {"first_turn": (19, 1, 8), "price_repeat": (9, 1, 7), "portfolio": (12, 2, 22),
-           "order_status": (12, 1, 11), "buy": (16, 1, 7), "pin": (19, 1, 23), "confirm": (25, 1, 15),
-           "buy_pin_confirm": (60, 3, 45)}
+# Redis at 3e3dad3: 8, 7, 22, 11, 7, 23, 15 (flow 45); the turn's script now hands its new send-queue entries
+# to the local sender instead of the sender reading them back.
+CLUSTER = {"first_turn": (19, 1, 7), "price_repeat": (9, 1, 6), "portfolio": (12, 2, 21),
+           "order_status": (12, 1, 10), "buy": (16, 1, 6), "pin": (19, 1, 22), "confirm": (25, 1, 14),
+           "buy_pin_confirm": (60, 3, 42)}
 
 
 def _answered(rows: dict) -> None:

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,12 +23,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from bot.cluster.outbound import (FAILED, MemoryOutbound, OutboundItem, OutboundSender, RedisOutbound,
-                                  RetryPolicy)
+from bot.cluster.outbound import (FAILED, Delivery, MemoryOutbound, OutboundItem, OutboundSender,
+                                  RedisOutbound, RetryPolicy, _insert_in_order)
 from bot.cluster.outbound_log import OutboundRecord, SqlOutboundLog
 from bot.cluster.partitions import partition_of
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
+from bot.cluster.streams import ensure_group
+from bot.stores.redis_stores import TURN_SCOPE, RedisSessionStore, TurnScope
 from bot.stores.sql import SqlAuditLog, create_schema
 from bot.whatsapp.client import build_client, close_client
 from bot.whatsapp.sender import reply_sender
@@ -481,6 +484,86 @@ async def test_a_killed_sender_is_taken_over_and_each_reply_goes_once(env: Env):
     if env.redis is not None:
         pending = await env.redis.xpending(env.queue.stream(partition), "senders")
         assert pending["pending"] == 0
+
+
+async def _turn_commit(env: Env, user: str, message_id: str, fence: tuple[str, str]):
+    """What a worker's turn stages for the one atomic step that queues its replies."""
+    store = RedisSessionStore(env.redis, prefix=env.prefix)
+    scope = TurnScope(fence=fence, fresh=True)
+    token = TURN_SCOPE.set(scope)
+    try:
+        await store.commit_turn(user, message_id, state=None, ttl_s=60, replies=[], fence=fence)
+    finally:
+        TURN_SCOPE.reset(token)
+    return scope.staged[0]
+
+
+@pytest.mark.parametrize("env", ["redis"], indirect=True)
+async def test_a_turns_replies_reach_the_partitions_sender_in_memory_not_read_back(env: Env):
+    """The turn's own script reads its new entries into the local sender's pending list and hands them over:
+    this sender never reads its queue (it never has room), yet each reply goes once, in order, and is acked."""
+    to = "919800000081"
+    partition = partition_of(to, 4)
+    fence = (f"{env.prefix}lease:{partition}", "w1#1")
+    await env.redis.set(*fence)
+    sender = env.sender("w1", max_in_flight=0)
+    env.queue.deliver_locally("w1", sender.take)
+    env.start(sender, [partition])
+    await until(lambda: partition in sender._runs, what="the partition's run")
+    for n in range(3):
+        commit = await _turn_commit(env, to, f"wamid.h{n}", fence)
+        assert await env.queue.enqueue([env.item(f"wamid.h{n}:{i}", to, f"h{n}-{i}") for i in range(2)],
+                                       commit=commit) == 2
+    await until(lambda: len(env.graph.accepted) == 6, what="the handed-over replies")
+    await until(lambda: _depth_zero(env), what="every item acknowledged")
+    assert env.graph.bodies(to) == [f"h{n}-{i}" for n in range(3) for i in range(2)]
+    assert len(await env.rows(to)) == 6
+    # a push (no turn commit, no fence) is not handed over: it waits for a sender's own read
+    await env.queue.enqueue([env.item("push:x:0", to, "pushed")])
+    await asyncio.sleep(0.3)
+    assert env.graph.bodies(to)[-1] == "h2-1" and await env.depth() == 1
+
+
+@pytest.mark.parametrize("env", ["redis"], indirect=True)
+async def test_replies_handed_to_no_running_sender_wait_for_its_claim_and_go_once(env: Env):
+    """A hand-over with no run to take it (the sender not started yet, or stopping) leaves the entries in
+    the consumer's pending list; the next run claims them, and a hand-over racing that claim is not sent
+    twice."""
+    to = "919800000082"
+    partition = partition_of(to, 4)
+    fence = (f"{env.prefix}lease:{partition}", "w1#1")
+    await env.redis.set(*fence)
+    sender = env.sender("w1")
+    env.queue.deliver_locally("w1", sender.take)
+    await ensure_group(env.redis, env.queue.stream(partition), "senders")     # a sender ran here before
+    commit = await _turn_commit(env, to, "wamid.n0", fence)
+    await env.queue.enqueue([env.item(f"wamid.n0:{i}", to, f"n{i}") for i in range(2)], commit=commit)
+    pending = await env.redis.xpending(env.queue.stream(partition), "senders")
+    assert pending["pending"] == 2 and pending["consumers"] == [{"name": b"w1", "pending": 2}]
+    assert env.graph.accepted == []
+
+    env.graph.hold_at = 1                     # the first send waits, so both entries are in the run's lanes
+    env.start(sender, [partition])
+    await asyncio.wait_for(env.graph.held.wait(), 10)
+    again = await env.queue.claim(partition, "w1")
+    assert [d.item.key for d in again if d.item] == ["wamid.n0:0", "wamid.n0:1"]
+    sender.take(partition, again)             # as if a hand-over had raced the claim
+    env.graph.release.set()                   # the held call fails (503) and is retried
+    await until(lambda: len(env.graph.accepted) == 2, what="both replies")
+    await until(lambda: _depth_zero(env), what="every item acknowledged")
+    await asyncio.sleep(0.2)
+    assert env.graph.bodies(to) == ["n0", "n1"] and len(await env.rows(to)) == 2
+
+
+def test_a_lane_keeps_unsent_items_in_queue_order_and_never_displaces_its_head():
+    def d(entry_id: str) -> Delivery:
+        return Delivery(entry_id, None)
+
+    lane = deque([d("5-0"), d("7-0"), d("9-0")])
+    _insert_in_order(lane, d("8-0"))
+    _insert_in_order(lane, d("10-0"))
+    _insert_in_order(lane, d("1-0"))          # older than the head in flight: right behind it
+    assert [x.entry_id for x in lane] == ["5-0", "1-0", "7-0", "8-0", "9-0", "10-0"]
 
 
 @pytest.fixture
