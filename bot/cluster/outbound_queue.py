@@ -18,7 +18,6 @@ from typing import Any, Callable, Protocol, Sequence
 import structlog
 from redis.asyncio import Redis
 
-from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.streams import APPEND_ONCE, Groups, StreamAck, entry_order, stream_acks, text
 from bot.stores.redis_stores import COMMIT_LUA, TurnCommit, commit_args, commit_keys
@@ -183,6 +182,9 @@ class MemoryOutbound:
 
 
 _ENQUEUE_CHUNK = 200
+#: How long a sent entry's ack waits to ride the next batch of sent marks (it is sent, audited and marked
+#: already: the wait only delays deleting it from the queue).
+ACK_LINGER_S = 0.01
 
 # KEYS: COMMIT_LUA's three, mark_1, stream_1, …, mark_n, stream_n, done stream (any key when none)
 # ARGV: COMMIT_LUA's seven, item ttl, field, intake group, done id ('' when none), local consumer ('' when
@@ -233,7 +235,6 @@ class RedisOutbound:
         self._done = redis.register_script(TURN_DONE)
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
-        self._marks: Coalescer = Coalescer(self._set_marks)
         self._local: tuple[str, LocalTake] | None = None
 
     def deliver_locally(self, consumer: str, take: LocalTake) -> None:
@@ -350,7 +351,8 @@ class RedisOutbound:
         return self._deliveries(reply[0][1]) if reply else []
 
     async def ack(self, partition: int, entry_ids: Sequence[str]) -> None:
-        await self._acks.ack(self.stream(partition), GROUP, entry_ids)
+        """Lingers (:data:`ACK_LINGER_S`) to ride the next sent marks' round trip instead of one of its own."""
+        await self._acks.ack(self.stream(partition), GROUP, entry_ids, linger_s=ACK_LINGER_S)
 
     async def marks(self, keys: Sequence[str]) -> dict[str, str]:
         if not keys:
@@ -359,15 +361,8 @@ class RedisOutbound:
         return {k: text(v) for k, v in zip(keys, values) if v is not None}
 
     async def mark(self, key: str, value: str) -> None:
-        """Stored when this returns; the marks of every lane that finished meanwhile go in one pipeline."""
-        await self._marks.submit((key, value))
-
-    async def _set_marks(self, marks: Sequence[tuple[str, str]]) -> list[None]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for key, value in marks:
-                pipe.set(self._mark(key), value, ex=KEY_TTL_S)
-            await pipe.execute()
-        return [None] * len(marks)
+        """Stored when this returns; marks and acks of every lane that finished meanwhile share one batch."""
+        await self._acks.put(self._mark(key), value, ex=KEY_TTL_S)
 
     async def depth(self) -> int:
         """Entries enqueued and not yet acknowledged, over all partitions."""

@@ -6,6 +6,7 @@ what differs between them lives in their own modules, what is the same lives her
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -77,27 +78,79 @@ class Groups:
 
 class StreamAcks:
     """Acknowledge-and-delete (a queue entry, once done, is of no further use to anyone), coalesced over every
-    stream of a process: the acks of all partitions' entries
-    finished while the previous batch was on the wire go out as one MULTI/EXEC (one round trip), each caller
-    returning once its own entries are acknowledged. Idle, an ack goes at once; busy, many share a trip."""
+    stream of a process: the acks of all partitions' entries finished while the previous batch was on the
+    wire go out as one MULTI/EXEC (one round trip), each caller returning once its own entries are
+    acknowledged. Idle, an ack goes at once; busy, many share a trip.
+
+    Two refinements for the send queue, whose every send otherwise cost two trips (its sent mark, then its
+    ack): small writes (:meth:`put`, the sent marks) share the same batches, and an ack may *linger* a few
+    milliseconds, so that it rides the next batch some other caller starts (the next send's mark, as a rule)
+    instead of a trip of its own."""
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
-        self._batch: Coalescer[tuple[str, str, tuple[str, ...]]] = Coalescer(self._run)
+        self._batch: Coalescer[tuple[Any, ...] | None] = Coalescer(self._run)
+        self._parked: list[tuple[tuple[str, str, tuple[str, ...]], asyncio.Future]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._carriers: set[asyncio.Task] = set()
 
-    async def ack(self, stream: str, group: str, entry_ids: Sequence[str]) -> None:
-        if entry_ids:
-            await self._batch.submit((stream, group, tuple(entry_ids)))
+    async def ack(self, stream: str, group: str, entry_ids: Sequence[str], *, linger_s: float = 0.0) -> None:
+        """Returns once ``entry_ids`` are acknowledged and deleted; with ``linger_s``, they wait up to that
+        long for a batch to join before starting one."""
+        if not entry_ids:
+            return
+        if linger_s <= 0:
+            await self._batch.submit(("ack", stream, group, tuple(entry_ids)))
+            return
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._parked.append(((stream, group, tuple(entry_ids)), future))
+        if self._timer is None:
+            self._timer = loop.call_later(linger_s, self._lingered)
+        await asyncio.shield(future)
 
-    async def _run(self, jobs: Sequence[tuple[str, str, tuple[str, ...]]]) -> list[None]:
+    async def put(self, key: str, value: str, *, ex: int) -> None:
+        """``SET key value EX ex``, in the next batch: stored when this returns."""
+        await self._batch.submit(("set", key, value, ex))
+
+    def _lingered(self) -> None:
+        self._timer = None
+        if self._parked:                 # nobody else started a batch meanwhile: one carries them
+            task = asyncio.ensure_future(self._batch.submit(None))
+            self._carriers.add(task)
+            task.add_done_callback(self._carried)
+
+    def _carried(self, task: asyncio.Task) -> None:
+        self._carriers.discard(task)
+        if not task.cancelled():
+            task.exception()             # the parked callers were told; nothing more to report here
+
+    async def _run(self, jobs: Sequence[tuple[Any, ...] | None]) -> list[None]:
+        parked, self._parked = self._parked, []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         by_stream: dict[tuple[str, str], list[str]] = {}
-        for stream, group, ids in jobs:
+        acks = [job[1:] for job in jobs if job is not None and job[0] == "ack"] + [a for a, _ in parked]
+        for stream, group, ids in acks:
             by_stream.setdefault((stream, group), []).extend(ids)
-        async with self._r.pipeline(transaction=True) as pipe:
-            for (stream, group), ids in by_stream.items():
-                pipe.xack(stream, group, *ids)
-                pipe.xdel(stream, *ids)
-            await pipe.execute()
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                for job in jobs:
+                    if job is not None and job[0] == "set":
+                        pipe.set(job[1], job[2], ex=job[3])
+                for (stream, group), ids in by_stream.items():
+                    pipe.xack(stream, group, *ids)
+                    pipe.xdel(stream, *ids)
+                await pipe.execute()
+        except BaseException as exc:
+            for _, future in parked:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            raise
+        for _, future in parked:
+            if not future.done():
+                future.set_result(None)
         return [None] * len(jobs)
 
 

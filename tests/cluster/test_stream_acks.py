@@ -190,3 +190,61 @@ async def test_each_acquisition_of_a_partition_has_a_lease_value_of_its_own(redi
     assert await client.get(first[0]) == own.fence(0)[1].encode()
     await own.close()
     assert not await client.exists(first[0])
+
+
+async def _read_all(queue: RedisOutbound, partitions: int = 4) -> list:
+    from bot.cluster.streams import ensure_group
+
+    got = []
+    for p in range(partitions):
+        await ensure_group(queue._r, queue.stream(p), "senders")
+    for p in range(partitions):
+        got += [(p, d) for d in await queue.read(p, "s1", count=100, block_ms=10)]
+    return got
+
+
+async def test_a_sent_entrys_ack_rides_the_next_sends_mark(redis_prefixed) -> None:
+    """A sender's two writes per send (the sent mark, later the ack) share round trips: the ack lingers and
+    goes with the next mark instead of alone. Idle, it goes alone once its linger is over."""
+    client, prefix = redis_prefixed
+    queue = RedisOutbound(client, partitions=4, prefix=prefix)
+    await queue.enqueue(_items("wamid.L", 0, n=3))
+    (_, first), (_, second), (_, third) = await _read_all(queue)
+    acks = stream_acks(client)
+    before = acks._batch.batches
+    await queue.mark(first.item.key, "wamid.1")                 # alone: nothing else is going on
+    acked = asyncio.create_task(queue.ack(0, [first.entry_id]))
+    await asyncio.sleep(0)
+    assert not acked.done()                                     # lingering
+    await queue.mark(second.item.key, "wamid.2")                # this batch carries the ack
+    await asyncio.wait_for(acked, 1)
+    assert acks._batch.batches - before == 2
+    assert await client.xlen(queue.stream(0)) == 2              # acknowledged and deleted
+    assert await queue.marks([first.item.key, second.item.key]) == {first.item.key: "wamid.1",
+                                                                    second.item.key: "wamid.2"}
+    await asyncio.wait_for(queue.ack(0, [second.entry_id, third.entry_id]), 1)   # idle: alone, after its linger
+    assert acks._batch.batches - before == 3
+    assert await client.xlen(queue.stream(0)) == 0
+    assert int((await client.xpending(queue.stream(0), "senders"))["pending"]) == 0
+
+
+async def test_a_lingering_ack_learns_that_its_batch_failed(redis_prefixed) -> None:
+    client, prefix = redis_prefixed
+    queue = RedisOutbound(client, partitions=4, prefix=prefix)
+    acks = stream_acks(client)
+    acked = asyncio.create_task(acks.ack(f"{prefix}out:0", "senders", ["1-0"], linger_s=0.5))
+    await asyncio.sleep(0)
+    try:
+        await acks.put(f"{prefix}k", "v", ex=-5)                # Redis refuses the batch (invalid expire)
+    except Exception:  # noqa: BLE001 - expected
+        pass
+    else:
+        raise AssertionError("a SET with a negative expiry must fail")
+    try:
+        await asyncio.wait_for(acked, 1)
+    except asyncio.TimeoutError:
+        raise AssertionError("the parked ack was never told") from None
+    except Exception:  # noqa: BLE001 - the batch's error reached it
+        pass
+    else:
+        raise AssertionError("a parked ack in a failed batch must not report success")
