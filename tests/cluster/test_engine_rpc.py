@@ -283,15 +283,19 @@ async def test_errors_are_type_names_only_and_replies_expire(rig: Rig):
     await rig.client.xadd(cmd_stream(rig.prefix), fields)
     await rig.client.xadd(cmd_stream(rig.prefix), {**fields, "id": "c2", "method": "__init__"})
     await rig.client.xadd(cmd_stream(rig.prefix), {**fields, "id": "c3", "reply_to": "elsewhere"})
+    await rig.client.xadd(cmd_stream(rig.prefix), {**fields, "id": "c4", "args": "{}"})     # account missing
+    await rig.client.xadd(cmd_stream(rig.prefix), {**fields, "id": "c5",
+                                                   "args": json.dumps({"account": "a", "day": "x"})})
     replies: dict[str, dict] = {}
     for _ in range(100):
         for _id, data in (await rig.client.xrange(reply_to)):
             replies[data[b"id"].decode()] = {k.decode(): v.decode() for k, v in data.items()}
-        if len(replies) == 2:
+        if len(replies) == 4:
             break
         await asyncio.sleep(0.05)
     assert replies["c1"] == {"id": "c1", "error": "WireError"}          # no message text, no account number
     assert replies["c2"] == {"id": "c2", "error": "LookupError"}
+    assert replies["c4"] == {"id": "c4", "error": "TypeError"} == {**replies["c5"], "id": "c4"}
     assert 0 < await rig.client.pttl(reply_to) <= 60_000
     assert not await rig.client.exists("elsewhere")
 
