@@ -129,6 +129,7 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     import structlog
 
     from bot.app import make_clock
+    from bot.cli.common import freeze_startup_heap
     from bot.cluster.engine_rpc import EngineServer
     from bot.cluster.redis_client import connect
     from engine.factory import open_engine
@@ -149,6 +150,7 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     client = connect(settings.storage.redis_url)
     server = EngineServer(engine, client, prefix=prefix)
     serving = server.start()
+    freeze_startup_heap()
     ticker = asyncio.create_task(server.run_ticker(settings.tick_seconds, clock))
     lost = asyncio.create_task(lease.lost.wait())
     try:
