@@ -92,6 +92,7 @@ class StreamAcks:
         self._batch: Coalescer[tuple[Any, ...] | None] = Coalescer(self._run)
         self._parked: list[tuple[tuple[str, str, tuple[str, ...]], asyncio.Future]] = []
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
         self._carriers: set[asyncio.Task] = set()
 
     async def ack(self, stream: str, group: str, entry_ids: Sequence[str], *, linger_s: float = 0.0) -> None:
@@ -105,8 +106,8 @@ class StreamAcks:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._parked.append(((stream, group, tuple(entry_ids)), future))
-        if self._timer is None:
-            self._timer = loop.call_later(linger_s, self._lingered)
+        if self._timer is None or self._timer_loop is not loop:     # (a timer of a closed loop never fires)
+            self._timer, self._timer_loop = loop.call_later(linger_s, self._lingered), loop
         await asyncio.shield(future)
 
     async def put(self, key: str, value: str, *, ex: int) -> None:
@@ -145,11 +146,11 @@ class StreamAcks:
                 await pipe.execute()
         except BaseException as exc:
             for _, future in parked:
-                if not future.done():
+                if not future.done() and not future.get_loop().is_closed():
                     future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             raise
         for _, future in parked:
-            if not future.done():
+            if not future.done() and not future.get_loop().is_closed():
                 future.set_result(None)
         return [None] * len(jobs)
 
