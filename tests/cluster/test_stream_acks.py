@@ -230,7 +230,6 @@ async def test_a_sent_entrys_ack_rides_the_next_sends_mark(redis_prefixed) -> No
 
 async def test_a_lingering_ack_learns_that_its_batch_failed(redis_prefixed) -> None:
     client, prefix = redis_prefixed
-    queue = RedisOutbound(client, partitions=4, prefix=prefix)
     acks = stream_acks(client)
     acked = asyncio.create_task(acks.ack(f"{prefix}out:0", "senders", ["1-0"], linger_s=0.5))
     await asyncio.sleep(0)
