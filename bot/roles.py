@@ -35,6 +35,7 @@ from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
 from bot.cluster.side import SideWriter
 from bot.cluster.ticks import TickConsumer
 from bot.cluster.worker import TurnWorker
+from bot.loop_gate import LagGate
 from bot.whatsapp.client import close_client
 from bot.whatsapp.sender import reply_sender
 from config.settings import Settings
@@ -198,7 +199,8 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
     roles.sender = sender
     roles.worker = TurnWorker(dispatcher=runtime.dispatcher, intake=intake, ownership=ownership,
                               messenger=messenger, consumer=me, lease_s=settings.cluster.lease_s,
-                              on_read=read_receipt, on_partition=sender.set_partition)
+                              on_read=read_receipt, on_partition=sender.set_partition,
+                              gate=None if cluster else LagGate(most=partitions))
     roles.side = SideWriter(intake=intake, db=runtime.db, users=runtime.users, consumer=me)
     if cluster and engine:
         roles.engine_role = _engine_candidacy(settings)

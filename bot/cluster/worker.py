@@ -29,6 +29,7 @@ from bot import metrics
 from bot.cluster.intake import Entry, Intake
 from bot.cluster.ownership import Ownership
 from bot.cluster.push import OutboundMessenger
+from bot.loop_gate import LagGate
 from bot.stores.redis_stores import TURN_SCOPE, TurnScope
 from bot.tasks import TaskTracker
 from handlers.ports import Superseded
@@ -52,10 +53,12 @@ class TurnWorker:
     def __init__(self, *, dispatcher: Any, intake: Intake, ownership: Ownership, messenger: OutboundMessenger,
                  consumer: str, lease_s: float = 5.0,
                  on_read: Callable[[str, bool], Awaitable[None]] | None = None,
-                 on_partition: Callable[[int, bool], Awaitable[None]] | None = None) -> None:
+                 on_partition: Callable[[int, bool], Awaitable[None]] | None = None,
+                 gate: LagGate | None = None) -> None:
         """``messenger`` pushes replies (to the outbound queue); ``on_read(message_id, typing)`` marks a
         message read, with the typing indicator when ``typing``; ``on_partition(p, owned)`` tells the outbound
-        sender which partitions this worker now sends."""
+        sender which partitions this worker now sends; ``gate`` bounds the turns running at once by the
+        loop's lag (where the same loop acknowledges webhooks)."""
         self._dispatcher = dispatcher
         self._intake = intake
         self._own = ownership
@@ -64,6 +67,7 @@ class TurnWorker:
         self._lease_s = lease_s
         self._on_read = on_read
         self._on_partition = on_partition
+        self._gate = gate
         self._queues: dict[int, asyncio.Queue[tuple[Entry, bool] | None]] = {}
         self._runners: dict[int, asyncio.Task] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -158,11 +162,18 @@ class TurnWorker:
             entry, retry = item
             if p not in self._own.owned():
                 continue                 # no longer ours: the next owner takes it over
-            self.active += 1
-            try:
-                await self._run_until_done(p, entry, retry)
-            finally:
-                self.active -= 1
+            if self._gate is not None:
+                async with self._gate:
+                    await self._run_counted(p, entry, retry)
+            else:
+                await self._run_counted(p, entry, retry)
+
+    async def _run_counted(self, p: int, entry: Entry, retry: bool) -> None:
+        self.active += 1
+        try:
+            await self._run_until_done(p, entry, retry)
+        finally:
+            self.active -= 1
 
     async def _run_until_done(self, p: int, entry: Entry, retry: bool) -> None:
         """Run one entry until it is acknowledged, or the partition is no longer ours. A failure here is the
@@ -238,11 +249,12 @@ class TurnWorker:
         """Work until ``stop`` is set, then finish the turns in hand and give the partitions back."""
         leases = asyncio.create_task(self._keep_leases(stop), name="leases")
         reader = asyncio.create_task(self._read(stop), name="intake-reader")
+        watch = [asyncio.create_task(self._gate.watch(stop), name="loop-lag")] if self._gate else []
         try:
             await stop.wait()
         finally:
             self._stopping = True
-            await asyncio.gather(leases, reader, return_exceptions=True)
+            await asyncio.gather(leases, reader, *watch, return_exceptions=True)
             await self._tasks.drain()
             await asyncio.gather(*(self._drop(p, release=True) for p in list(self._queues)))
             await self._own.close()
