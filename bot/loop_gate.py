@@ -18,11 +18,12 @@ __all__ = ["LagGate"]
 
 class LagGate:
     """``async with gate:`` around a turn. ``most``: the widest (the partitions' count); ``least``: never
-    narrower, so I/O waits still overlap; ``target_s``: the loop lag above which it narrows."""
+    narrower (or ``most``, if smaller), so I/O waits still overlap; ``target_s``: the loop lag above which it narrows."""
 
     def __init__(self, *, most: int, least: int = 24, target_s: float = 0.015, every_s: float = 0.02) -> None:
-        if not 1 <= least <= most:
-            raise ValueError("need 1 <= least <= most")
+        if most < 1 or least < 1:
+            raise ValueError("the gate must let at least one turn in")
+        least = min(least, most)                # a process with few partitions: never narrower than them
         self.most, self.least, self.target_s, self.every_s = most, least, target_s, every_s
         self.limit = most
         self.active = 0

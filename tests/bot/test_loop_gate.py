@@ -24,8 +24,9 @@ def test_the_limit_narrows_by_a_quarter_to_its_floor_and_widens_by_one():
     for _ in range(100):
         gate.observe(0.0)
     assert gate.limit == 64
+    assert LagGate(most=4, least=24).least == 4           # a process with few partitions
     with pytest.raises(ValueError):
-        LagGate(most=4, least=8)
+        LagGate(most=0)
 
 
 async def test_turns_enter_in_arrival_order_and_never_above_the_limit():
