@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from bot import metrics
+
 __all__ = ["LagGate"]
 
 
@@ -26,6 +28,7 @@ class LagGate:
         least = min(least, most)                # a process with few partitions: never narrower than them
         self.most, self.least, self.target_s, self.every_s = most, least, target_s, every_s
         self.limit = most
+        metrics.TURN_LIMIT.set(most)
         self.active = 0
         self.narrowed = 0                       # times the lag made it narrow (for tests and metrics)
         self._waiters: deque[asyncio.Future] = deque()
@@ -63,10 +66,12 @@ class LagGate:
         if lag_s > self.target_s:
             if self.limit > self.least:
                 self.narrowed += 1
+                metrics.TURN_LIMIT_NARROWED.inc()
             self.limit = max(self.least, int(self.limit * 0.75))
         else:
             self.limit = min(self.most, self.limit + 1)
             self._admit()
+        metrics.TURN_LIMIT.set(self.limit)
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Measure the loop's lag every ``every_s`` until ``stop``."""

@@ -42,6 +42,9 @@ QUEUE_PENDING = Gauge("gridworks_queue_pending", "Entries delivered to a consume
                       ["queue"])
 QUEUE_LAG = Gauge("gridworks_queue_lag", "Entries not yet delivered to the consumer group", ["queue"])
 READY = Gauge("gridworks_ready", "1 while this process reports ready (0 while starting or draining)")
+TURN_LIMIT = Gauge("gridworks_turn_limit", "Turns the loop-lag gate lets run at once (narrower while the loop "
+                   "runs late: a saturated process)")
+TURN_LIMIT_NARROWED = Counter("gridworks_turn_limit_narrowed", "Times the loop-lag gate narrowed")
 
 _turns: dict[tuple[str, str, str], Any] = {}
 _sends: dict[tuple[str, str], Any] = {}

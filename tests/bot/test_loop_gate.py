@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from bot import metrics
 from bot.loop_gate import LagGate
 
 
@@ -92,3 +93,4 @@ async def test_a_loop_that_runs_late_narrows_the_gate():
     stop.set()
     await watching
     assert gate.narrowed >= 1 and gate.limit < 64
+    assert metrics.TURN_LIMIT._value.get() == gate.limit          # what /metrics shows

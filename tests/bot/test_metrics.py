@@ -51,6 +51,7 @@ async def test_metrics_count_turns_sends_by_meta_code_and_latency(webhook):
     assert delta("gridworks_sends_total", result="error", code="131047") >= 1
     assert value(after, "gridworks_model_load_seconds") > 0
     assert value(after, "gridworks_queue_depth", queue="intake") == 0      # all run
+    assert value(after, "gridworks_turn_limit") >= 1                       # the embedded loop-lag gate
     assert value(after, "gridworks_queue_depth", queue="outbound") == 0    # all sent
 
 
