@@ -6,8 +6,10 @@ at once; whoever arrives while that batch runs joins the next one. An idle syste
 pays one round trip per batch, and the guarantee is the call's own: ``submit`` returns only after the batch
 holding its job has completed (or raises what made that batch fail).
 
-Users: :func:`bot.stores.sql.message_writer` (group commit of ``messages`` rows) and the engine RPC
-(:mod:`bot.cluster.engine_rpc`: commands pipelined by the workers, replies pipelined by the engine).
+Users: :func:`bot.stores.sql.message_writer` (group commit of ``messages`` rows), the engine RPC
+(:mod:`bot.cluster.engine_rpc`: commands pipelined by the workers, replies pipelined by the engine) and the
+stream acks (:class:`bot.cluster.streams.StreamAcks`, whose send-queue acks *linger* to ride the next
+batch of sent marks).
 """
 
 from __future__ import annotations
@@ -31,15 +33,32 @@ class Coalescer(Generic[Job]):
         self._max = max_batch
         self._pending: list[tuple[Job, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
+        self._timer: tuple[asyncio.AbstractEventLoop, asyncio.TimerHandle] | None = None
         self.batches = 0
 
-    async def submit(self, job: Job) -> Any:
+    async def submit(self, job: Job, *, linger_s: float = 0.0) -> Any:
+        """``linger_s``: when no batch is running, wait up to that long for another caller to start one
+        (a job that need not go at once rides someone else's round trip instead of paying its own)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((job, future))
-        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
-            self._flusher = asyncio.create_task(self._flush(), name="coalescer")
+        if self._idle(loop):
+            if linger_s > 0:
+                if self._timer is None or self._timer[0] is not loop:   # (a closed loop's timer never fires)
+                    self._timer = (loop, loop.call_later(linger_s, self._start, loop))
+            else:
+                self._start(loop)
         return await asyncio.shield(future)
+
+    def _idle(self, loop: asyncio.AbstractEventLoop) -> bool:
+        return self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer[1].cancel()
+            self._timer = None
+        if self._pending and self._idle(loop):
+            self._flusher = loop.create_task(self._flush(), name="coalescer")
 
     async def _flush(self) -> None:
         while self._pending:

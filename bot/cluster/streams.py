@@ -6,7 +6,6 @@ what differs between them lives in their own modules, what is the same lives her
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -89,69 +88,31 @@ class StreamAcks:
 
     def __init__(self, redis: Redis) -> None:
         self._r = redis
-        self._batch: Coalescer[tuple[Any, ...] | None] = Coalescer(self._run)
-        self._parked: list[tuple[tuple[str, str, tuple[str, ...]], asyncio.Future]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_loop: asyncio.AbstractEventLoop | None = None
-        self._carriers: set[asyncio.Task] = set()
+        self._batch: Coalescer[tuple[Any, ...]] = Coalescer(self._run)
 
     async def ack(self, stream: str, group: str, entry_ids: Sequence[str], *, linger_s: float = 0.0) -> None:
         """Returns once ``entry_ids`` are acknowledged and deleted; with ``linger_s``, they wait up to that
         long for a batch to join before starting one."""
-        if not entry_ids:
-            return
-        if linger_s <= 0:
-            await self._batch.submit(("ack", stream, group, tuple(entry_ids)))
-            return
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._parked.append(((stream, group, tuple(entry_ids)), future))
-        if self._timer is None or self._timer_loop is not loop:     # (a timer of a closed loop never fires)
-            self._timer, self._timer_loop = loop.call_later(linger_s, self._lingered), loop
-        await asyncio.shield(future)
+        if entry_ids:
+            await self._batch.submit(("ack", stream, group, tuple(entry_ids)), linger_s=linger_s)
 
     async def put(self, key: str, value: str, *, ex: int) -> None:
         """``SET key value EX ex``, in the next batch: stored when this returns."""
         await self._batch.submit(("set", key, value, ex))
 
-    def _lingered(self) -> None:
-        self._timer = None
-        if self._parked:                 # nobody else started a batch meanwhile: one carries them
-            task = asyncio.ensure_future(self._batch.submit(None))
-            self._carriers.add(task)
-            task.add_done_callback(self._carried)
-
-    def _carried(self, task: asyncio.Task) -> None:
-        self._carriers.discard(task)
-        if not task.cancelled():
-            task.exception()             # the parked callers were told; nothing more to report here
-
-    async def _run(self, jobs: Sequence[tuple[Any, ...] | None]) -> list[None]:
-        parked, self._parked = self._parked, []
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    async def _run(self, jobs: Sequence[tuple[Any, ...]]) -> list[None]:
         by_stream: dict[tuple[str, str], list[str]] = {}
-        acks = [job[1:] for job in jobs if job is not None and job[0] == "ack"] + [a for a, _ in parked]
-        for stream, group, ids in acks:
-            by_stream.setdefault((stream, group), []).extend(ids)
-        try:
-            async with self._r.pipeline(transaction=True) as pipe:
-                for job in jobs:
-                    if job is not None and job[0] == "set":
-                        pipe.set(job[1], job[2], ex=job[3])
-                for (stream, group), ids in by_stream.items():
-                    pipe.xack(stream, group, *ids)
-                    pipe.xdel(stream, *ids)
-                await pipe.execute()
-        except BaseException as exc:
-            for _, future in parked:
-                if not future.done() and not future.get_loop().is_closed():
-                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
-            raise
-        for _, future in parked:
-            if not future.done() and not future.get_loop().is_closed():
-                future.set_result(None)
+        for job in jobs:
+            if job[0] == "ack":
+                by_stream.setdefault((job[1], job[2]), []).extend(job[3])
+        async with self._r.pipeline(transaction=True) as pipe:
+            for job in jobs:
+                if job[0] == "set":
+                    pipe.set(job[1], job[2], ex=job[3])
+            for (stream, group), ids in by_stream.items():
+                pipe.xack(stream, group, *ids)
+                pipe.xdel(stream, *ids)
+            await pipe.execute()
         return [None] * len(jobs)
 
 

@@ -58,3 +58,21 @@ async def test_batches_are_bounded():
     c = Coalescer(run, max_batch=4)
     assert await asyncio.gather(*(c.submit(n) for n in range(10))) == list(range(10))
     assert max(sizes) <= 4 and sum(sizes) == 10
+
+
+async def test_a_lingering_job_rides_the_next_batch_or_goes_alone_after_its_linger():
+    batches: list[list[str]] = []
+
+    async def run(jobs):
+        batches.append(list(jobs))
+        return [None] * len(jobs)
+
+    c: Coalescer[str] = Coalescer(run)
+    lingering = asyncio.create_task(c.submit("ack-1", linger_s=0.5))
+    await asyncio.sleep(0.01)
+    assert batches == [] and not lingering.done()          # waiting for company
+    await c.submit("mark-2")                                # starts a batch: the lingering job rides it
+    await asyncio.wait_for(lingering, 0.1)
+    assert batches == [["ack-1", "mark-2"]]
+    await asyncio.wait_for(c.submit("ack-3", linger_s=0.02), 1)   # nobody comes: it goes alone
+    assert batches == [["ack-1", "mark-2"], ["ack-3"]]
