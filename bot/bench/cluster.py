@@ -615,6 +615,11 @@ async def start_processes(topo: Any, workers: int) -> Any:
         web = topo.start_embedded("serve")
         await topo.wait_for("serve")
         return web
+    if workers == 0:                 # one process takes every role: web, worker and the engine
+        web = topo.start_serve("serve")
+        await topo.wait_for("serve", "gridworks engine: active")
+        await topo.wait_for("serve")
+        return web
     topo.start_engine("engine")
     await topo.wait_for("engine", "gridworks engine: active")
     # one at a time: each readiness line then times one process's start (and, before 409c630, processes

@@ -51,7 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=200, help="distinct onboarded users (default 200)")
     parser.add_argument("--all-levels", action="store_true", help="go on after a level is not sustained")
     parser.add_argument("--cluster", action="store_true", help="GridWorks as the PostgreSQL + Redis cluster")
-    parser.add_argument("--workers", type=int, default=1, help="cluster workers (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="cluster workers (default 1; 0: one `gridworks serve` takes every role)")
     parser.add_argument("--load-procs", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--connections", type=int, default=64,
                         help="kept-alive connections per load generator process (default 64)")

@@ -276,6 +276,11 @@ class Topology:
         return self.start(name, "web", "serve", "--web-only", "--host", "127.0.0.1", "--port", str(port),
                           port=port)
 
+    def start_serve(self, name: str = "serve") -> Proc:
+        """A cluster ``gridworks serve`` with every role: web, a worker for all partitions, the engine."""
+        port = free_port()
+        return self.start(name, "web", "serve", "--host", "127.0.0.1", "--port", str(port), port=port)
+
     def start_baseline(self, name: str = "baseline") -> Proc:
         """The yardstick of :mod:`bot.bench.baseline` (verify, answer 200, one reply per message)."""
         port = free_port()

@@ -37,3 +37,18 @@ def test_cluster_tiny_run_prints_the_issue_table_with_redis_commands_per_message
     assert figures["ratio"] > 0
     table = e2e.table(figures)
     assert "Redis commands per message" in table and "HEADLINE" in table
+
+
+def test_one_process_cluster_run_measures_the_serve_that_takes_every_role():
+    """``--workers 0``: one ``gridworks serve`` is web, worker and engine (the one-machine deployment)."""
+    parser = argparse.ArgumentParser()
+    e2e.add_arguments(parser)
+    args = parser.parse_args(["--cluster", "--workers", "0", "--rate", "10", "--seconds", "2", "--users", "6",
+                              "--grace", "5", "--no-costs", "--no-baseline", "--redis-url", REDIS_URL])
+    args.json = True
+    [target] = e2e.run(args)["targets"]
+    assert "error" not in target and target["log_problems"] == {}, target
+    assert target["exit_codes"] == {"serve": 0}
+    [level] = target["levels"]
+    assert level["answered_pct"] >= 95.0 and level["error_replies"] == 0, level
+    assert {"serve", "postgres", "redis"} <= set(level["cpu_ms_per_msg"]) and level["cpu_ms_per_msg"]["serve"] > 0
