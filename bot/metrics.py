@@ -31,8 +31,9 @@ TURN_SECONDS = Histogram("gridworks_turn_seconds", "Time to run one turn (dispat
 SENDS = Counter("gridworks_sends", "Graph API sends by result and Meta error code ('none' when accepted)",
                 ["result", "code"])
 ENGINE_COMMAND_SECONDS = Histogram("gridworks_engine_command_seconds",
-                                   "Time the engine took to execute one command from a worker", ["command"],
-                                   buckets=LATENCY_BUCKETS)
+                                   "Time the engine took to execute one command from a worker, by how it came "
+                                   "('stream', or 'in_process' from a worker in the engine's own process)",
+                                   ["command", "path"], buckets=LATENCY_BUCKETS)
 TICK_SECONDS = Histogram("gridworks_tick_seconds", "Time one market tick took (advance and pushes)",
                          buckets=LATENCY_BUCKETS)
 MODEL_LOAD_SECONDS = Gauge("gridworks_model_load_seconds", "How long loading (or first training) the intent "
@@ -48,7 +49,7 @@ TURN_LIMIT_NARROWED = Counter("gridworks_turn_limit_narrowed", "Times the loop-l
 
 _turns: dict[tuple[str, str, str], Any] = {}
 _sends: dict[tuple[str, str], Any] = {}
-_commands: dict[str, Any] = {}
+_commands: dict[tuple[str, str], Any] = {}
 
 
 def _child(cache: dict, metric: Any, key: Any) -> Any:
@@ -102,8 +103,8 @@ def counted_send(send: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T
     return sending
 
 
-def engine_command(command: str, seconds: float) -> None:
-    _child(_commands, ENGINE_COMMAND_SECONDS, command).observe(seconds)
+def engine_command(command: str, seconds: float, path: str = "stream") -> None:
+    _child(_commands, ENGINE_COMMAND_SECONDS, (command, path)).observe(seconds)
 
 
 async def timed_tick(running: Awaitable[T]) -> T:

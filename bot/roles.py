@@ -139,7 +139,7 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
     cluster = bool(settings.storage.redis_url)
     me = consumer_name()
     if cluster:
-        from bot.cluster.engine_rpc import RemoteEngine
+        from bot.cluster.engine_rpc import LocalEngine, RemoteEngine
         from bot.cluster.redis_client import connect
         from engine.factory import build_market
 
@@ -161,10 +161,11 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
 
         market = build_market(settings.product)
         clock = clock or make_clock(settings, simulated=False)
+        local = LocalEngine() if engine else None    # while this process is the engine, its turns call it
 
         def remote(r: Any) -> Any:
             return RemoteEngine(r, prefix=prefix, timeout_s=settings.cluster.engine_timeout_s, market=market,
-                                clock=clock)
+                                clock=clock, local=local)
 
         messenger = OutboundMessenger(outbound, partitions=partitions)
         runtime = await build_runtime(settings, clock=clock, messenger=lambda _audit: messenger,
@@ -203,11 +204,11 @@ async def build_roles(settings: Settings, *, client: Any, clock: Any = None, wor
                               gate=None if cluster else LagGate(most=partitions))
     roles.side = SideWriter(intake=intake, db=runtime.db, users=runtime.users, consumer=me)
     if cluster and engine:
-        roles.engine_role = _engine_candidacy(settings)
+        roles.engine_role = _engine_candidacy(settings, local)
     return roles
 
 
-def _engine_candidacy(settings: Settings):
+def _engine_candidacy(settings: Settings, local: Any = None):
     from bot.cli.engine_role_cmd import engine_candidate
 
-    return lambda stop: engine_candidate(settings, stop=stop)
+    return lambda stop: engine_candidate(settings, stop=stop, local=local)

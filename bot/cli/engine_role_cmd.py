@@ -78,13 +78,15 @@ async def _signalled(settings: Any, prefix: str | None) -> int:
 
 
 async def engine_candidate(settings: Any, *, stop: asyncio.Event, prefix: str | None = None,
-                           rejoin: bool = True) -> int:
+                           rejoin: bool = True, local: Any = None) -> int:
     """Stand for the engine role until ``stop`` is set: standby while another process holds the lease, the
     engine once it is ours. A lost lease ends the term at once (state is discarded); with ``rejoin`` the
-    process stands again (a new epoch, state rebuilt from the database), else it returns 3."""
+    process stands again (a new epoch, state rebuilt from the database), else it returns 3. ``local`` (a
+    :class:`~bot.cluster.engine_rpc.LocalEngine`) holds the engine while it serves, for this process's
+    worker."""
     prefix = prefix or settings.cluster.prefix
     while True:
-        code = await _term(settings, stop, prefix)
+        code = await _term(settings, stop, prefix, local)
         if code != EXIT_LEASE_LOST or not rejoin or stop.is_set():
             return code
         try:                                   # let the new holder settle before standing again
@@ -94,7 +96,7 @@ async def engine_candidate(settings: Any, *, stop: asyncio.Event, prefix: str | 
             pass
 
 
-async def _term(settings: Any, stop: asyncio.Event, prefix: str) -> int:
+async def _term(settings: Any, stop: asyncio.Event, prefix: str, local: Any) -> int:
     """One candidacy: wait for the lease, serve, let everything go."""
     from bot.cluster.lease import PgEngineLease
     from engine.db import make_engine
@@ -115,14 +117,15 @@ async def _term(settings: Any, stop: asyncio.Event, prefix: str) -> int:
                 return 0
             acquiring.result()
         _say(f"active (epoch {lease.epoch})")
-        return await _serve(settings, db, lease, stopping, prefix)
+        return await _serve(settings, db, lease, stopping, prefix, local)
     finally:
         stopping.cancel()
         await _bounded(lease.release(), 5)
         await _bounded(db.dispose(), 5)
 
 
-async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, prefix: str) -> int:
+async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, prefix: str,
+                 local: Any) -> int:
     """Open the engine (state rebuilt from the database), serve commands and tick until told to stop."""
     from dataclasses import replace
 
@@ -150,6 +153,8 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
     client = connect(settings.storage.redis_url)
     server = EngineServer(engine, client, prefix=prefix)
     serving = server.start()
+    if local is not None:
+        local.engine = engine
     freeze_startup_heap()
     ticker = asyncio.create_task(server.run_ticker(settings.tick_seconds, clock))
     lost = asyncio.create_task(lease.lost.wait())
@@ -167,6 +172,8 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
             log.error("engine_role.server_failed", error=type(exc).__name__ if exc else "stopped")
             code = 1
     finally:
+        if local is not None:
+            local.engine = None              # this process's worker goes through the stream from now on
         lost.cancel()
         server.stop_ticker()
         ticker.cancel()

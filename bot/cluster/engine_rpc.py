@@ -36,6 +36,7 @@ import structlog
 from bot import metrics
 from bot.batching import Coalescer
 from bot.cluster import codec
+from bot.cluster.lease import LeaseLost
 from bot.cluster.streams import ensure_group
 
 from engine.api import (ContractNote, EngineEvent, Estimate, Funds, Holding, OrderRequest, OrderResult,
@@ -45,7 +46,8 @@ from engine.embedded import EmbeddedEngine
 
 log = structlog.get_logger("gridworks.cluster.engine_rpc")
 
-__all__ = ["CMD_CONSUMER", "CMD_GROUP", "METHODS", "EngineServer", "EngineUnavailable", "RemoteEngine",
+__all__ = ["CMD_CONSUMER", "CMD_GROUP", "METHODS", "EngineServer", "EngineUnavailable", "LocalEngine",
+           "RemoteEngine",
            "RemoteEngineError", "cmd_stream", "decode_events", "encode_events", "events_stream",
            "reply_stream"]
 
@@ -158,12 +160,30 @@ async def _finish(task: asyncio.Task, grace_s: float) -> None:
         log.warning("engine_rpc.reader_failed", error=type(task.exception()).__name__)
 
 
+def _consume(task: asyncio.Future) -> None:
+    """Mark a finished command's outcome as retrieved: its caller may have stopped waiting for it."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _where(exc: BaseException) -> str:
     """The innermost frame of a traceback as ``dir/file.py:line``: enough to find a bug, no personal data."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
     return f"{'/'.join(PurePath(frames[-1].filename).parts[-2:])}:{frames[-1].lineno}"
+
+
+class LocalEngine:
+    """The engine this process serves while it holds the lease, for callers in the same process.
+
+    A ``gridworks serve`` that is the engine runs a worker beside it: that worker's :class:`RemoteEngine`
+    calls the engine in memory instead of through the command stream (four Redis round trips and two JSON
+    codings less per call). ``engine`` is set once the engine serves and cleared before it stops; a write
+    after the lease moved is refused by the engine's own fence either way."""
+
+    def __init__(self) -> None:
+        self.engine: EmbeddedEngine | None = None
 
 
 class EngineServer:
@@ -396,13 +416,15 @@ class RemoteEngine:
     Calls raise :class:`EngineUnavailable` after ``timeout_s`` without a reply; the request carries a deadline
     of 80% of that, so the engine never executes a request its caller has already given up on. With a
     ``market`` and a ``clock``, ``quote`` is answered locally (the simulated market is a pure function of
-    time).
+    time). With a ``local`` slot, commands go to this process's own engine while it serves
+    (:class:`LocalEngine`), and through Redis otherwise.
     """
 
     def __init__(self, redis: Any, *, prefix: str = "gw:", timeout_s: float = 10.0, market: Any = None,
                  clock: Any = None, block_ms: int = 1000, cmd_maxage_s: float | None = None,
-                 wall: Any = time.time) -> None:
+                 wall: Any = time.time, local: LocalEngine | None = None) -> None:
         self.redis = redis
+        self.local = local
         self.prefix = prefix
         self.timeout_s = timeout_s
         self.market = market
@@ -460,6 +482,9 @@ class RemoteEngine:
     async def _call(self, method: str, **kwargs: Any) -> Any:
         if self._closed:
             raise EngineUnavailable("the remote engine client is closed")
+        engine = self.local.engine if self.local is not None else None
+        if engine is not None:
+            return await self._call_in_process(engine, method, kwargs)
         sig = SIGNATURES[method]
         self._ensure_reader()
         loop = asyncio.get_running_loop()
@@ -495,6 +520,33 @@ class RemoteEngine:
         if error:
             raise RemoteEngineError(method, error)
         return codec.loads(reply["result"], sig.returns)
+
+    async def _call_in_process(self, engine: EmbeddedEngine, method: str, kwargs: dict[str, Any]) -> Any:
+        """``method`` on this process's engine, with the outcomes the stream gives: a write the lease's fence
+        refused is :class:`EngineUnavailable`, an unexpected failure a :class:`RemoteEngineError` naming its
+        type only, no answer within ``timeout_s`` :class:`EngineUnavailable`. A caller that gives up or is
+        cancelled never cancels the command (as a request the engine has taken runs to its end)."""
+        started = time.perf_counter()
+        running = asyncio.ensure_future(getattr(engine, method)(**kwargs))
+        running.add_done_callback(_consume)
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), self.timeout_s)
+        except asyncio.CancelledError:
+            raise
+        except LeaseLost:
+            raise EngineUnavailable(f"the engine lost its lease during {method} (nothing was written)") \
+                from None
+        except TimeoutError:
+            if running.done():      # the engine's own timeout (a database's, say): a failure, not a wait
+                log.error("engine_rpc.failed", method=method, error="TimeoutError")
+                raise RemoteEngineError(method, "TimeoutError") from None
+            raise EngineUnavailable(f"the engine did not answer {method} within {self.timeout_s:g}s") \
+                from None
+        except Exception as exc:   # an unexpected failure: logged as the server logs it, the type name only
+            log.error("engine_rpc.failed", method=method, error=type(exc).__name__, where=_where(exc))
+            raise RemoteEngineError(method, type(exc).__name__) from None
+        finally:
+            metrics.engine_command(method, time.perf_counter() - started, "in_process")
 
     async def close(self) -> None:
         self._closed = True

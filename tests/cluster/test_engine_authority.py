@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 from sqlalchemy import func, select, text
 
-from bot.cluster.engine_rpc import EngineServer, EngineUnavailable, RemoteEngine
+from bot.cluster.engine_rpc import EngineServer, EngineUnavailable, LocalEngine, RemoteEngine, cmd_stream
 from bot.cluster.lease import EngineBusy, LeaseLost, PgEngineLease, SqliteEngineLease, lease_key, open_lease
 from engine.api import OrderRequest, OrderResult, Side
 from engine.clock import IST, FixedClock
@@ -122,14 +122,19 @@ async def test_when_the_holders_connection_dies_the_standby_takes_over_and_the_o
         await new.release()
 
 
-async def test_a_fenced_command_reaches_the_caller_as_engine_unavailable(pg_db):
-    """Through RPC a write refused by the fence is "try again" (nothing was written), not an error."""
+@pytest.mark.parametrize("path", ["stream", "in_process"])
+async def test_a_fenced_command_reaches_the_caller_as_engine_unavailable(pg_db, path):
+    """Through RPC, or in process from a worker beside the engine, a write refused by the fence is "try
+    again" (nothing was written), not an error."""
     old, new = PgEngineLease(pg_db, check_s=60), PgEngineLease(pg_db, poll_s=0.05)
     prefix = f"gwt:{uuid.uuid4().hex[:12]}:"
     client = redis_asyncio.from_url(REDIS_URL)
     engine = await open_engine(db=pg_db, clock=FixedClock(MON_10), config=CONFIG)
     server = EngineServer(engine, client, prefix=prefix, block_ms=100)
-    remote = RemoteEngine(client, prefix=prefix, timeout_s=5, block_ms=100)
+    local = LocalEngine()
+    if path == "in_process":
+        local.engine = engine
+    remote = RemoteEngine(client, prefix=prefix, timeout_s=5, block_ms=100, local=local)
     try:
         assert await old.acquire(wait=False)
         engine.store.fence = old.fence
@@ -140,6 +145,7 @@ async def test_a_fenced_command_reaches_the_caller_as_engine_unavailable(pg_db):
         with pytest.raises(EngineUnavailable, match="lost its lease"):
             await remote.place(req("wamid.RPC2"))
         assert await count_coid(pg_db, "wamid.RPC2") == 0
+        assert await client.xlen(cmd_stream(prefix)) == (0 if path == "in_process" else 2)
     finally:
         await remote.close()
         await server.stop()

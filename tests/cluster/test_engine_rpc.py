@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.cluster import codec
 from bot.cluster.engine_rpc import (CMD_CONSUMER, CMD_GROUP, METHODS, EngineServer, EngineUnavailable,
-                                    RemoteEngine, cmd_stream, decode_events, events_stream, reply_stream)
+                                    LocalEngine, RemoteEngine, RemoteEngineError, cmd_stream, decode_events, events_stream, reply_stream)
 from engine import api
 from engine.api import (ContractNote, ContractNoteLine, EngineEvent, EventKind, OrderRequest, OrderResult,
                         OrderStatus, OrderType, Rejection, Side, Trade)
@@ -220,6 +220,60 @@ async def test_duplicate_client_order_id_returns_the_same_order(rig: Rig):
     assert again.duplicate and again.order.order_id == first.order.order_id
     assert [t.trade_id for t in again.trades] == [t.trade_id for t in first.trades]
     assert len(await rig.engine.orders(ACC)) == 1
+
+
+def in_process(rig: Rig) -> tuple[LocalEngine, RemoteEngine]:
+    """A worker beside the engine in one process: its client holds the slot the engine role fills."""
+    slot = LocalEngine()
+    slot.engine = rig.engine
+    return slot, RemoteEngine(rig.client, prefix=rig.prefix, timeout_s=5.0, block_ms=200, local=slot)
+
+
+async def test_a_workers_own_engine_answers_in_process_as_the_stream_would(rig: Rig):
+    """While this process is the engine its worker's calls never touch the command stream; they answer what
+    the stream answers (an order placed in process is the stream's duplicate), fail the way the stream fails
+    (the type name only), and go through the stream again once the engine stops serving here."""
+    slot, mine = in_process(rig)
+    stream = cmd_stream(rig.prefix)
+    try:
+        await mine.open_account(ACC, starting_cash_paise=5_000_000)
+        placed = await mine.place(req("wamid.L1", quantity=2))
+        assert placed.accepted and placed.order == await rig.engine.get_order(ACC, placed.order.order_id)
+        assert await mine.funds(ACC) == await rig.engine.funds(ACC)
+        assert await mine.holdings(ACC) == await rig.engine.holdings(ACC)
+        assert await rig.client.xlen(stream) == 0
+        again = await rig.remote.place(req("wamid.L1", quantity=2))           # another worker, same order
+        assert again.duplicate and again.order.order_id == placed.order.order_id
+        assert await rig.client.xlen(stream) == 1
+        with pytest.raises(RemoteEngineError) as failed:
+            await mine.place(None)                          # a bug in a caller: no text, no account number
+        assert failed.value.kind == "AttributeError" and str(failed.value) == "engine failed on place: " \
+            "AttributeError"
+        slot.engine = None                                  # the engine stopped serving in this process
+        assert await mine.funds(ACC) == await rig.engine.funds(ACC)
+        assert await rig.client.xlen(stream) == 2
+    finally:
+        await mine.close()
+
+
+async def test_a_caller_cancelled_mid_command_never_cancels_its_engine_command(rig: Rig):
+    """As with a request the engine has taken from the stream: the command runs to its end."""
+    _slot, mine = in_process(rig)
+    try:
+        await mine.open_account(ACC, starting_cash_paise=5_000_000)
+        call = asyncio.create_task(mine.place(req("wamid.C1", quantity=1)))
+        for _ in range(3):                                  # the command has started
+            await asyncio.sleep(0)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        for _ in range(200):
+            if await rig.engine.orders(ACC):
+                break
+            await asyncio.sleep(0.01)
+        assert [o.client_order_id for o in await rig.engine.orders(ACC)] == ["wamid.C1"]
+    finally:
+        await mine.close()
 
 
 async def test_timeout_raises_and_the_late_request_is_never_executed(pg_db, redis_prefixed):

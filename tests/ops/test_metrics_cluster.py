@@ -77,7 +77,7 @@ async def test_engine_command_latency_and_tick_duration(tmp_path: Path):
         if keys:
             await client.delete(*keys)
         await client.aclose()
-    key = ("gridworks_engine_command_seconds_count", (("command", "funds"),))
+    key = ("gridworks_engine_command_seconds_count", (("command", "funds"), ("path", "stream")))
     assert after[key] - before.get(key, 0) == 1
     ticks = ("gridworks_tick_seconds_count", ())
     assert after[ticks] - before.get(ticks, 0) >= 2
