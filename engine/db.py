@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 
 def is_sqlite(url: str) -> bool:
@@ -153,29 +154,45 @@ async def dispose(db: AsyncEngine) -> None:
 
 
 class Prepared:
-    """A hot read statement, built once at import. On SQLite it is also compiled once into what the driver
-    needs: its SQL, the order of its parameters with SQLAlchemy's bind processors (dates, booleans) and the
-    result processors of its columns. Why: building, compiling and row handling in SQLAlchemy cost far more
-    per turn than the indexed read itself (the issue measured 42% of a turn's CPU)."""
+    """A hot read statement, built once at import, and compiled once per driver into what the driver needs:
+    its SQL, the order of its parameters with SQLAlchemy's bind processors (dates, booleans) and the result
+    processors of its columns. Why: building, compiling and row handling in SQLAlchemy cost far more per
+    turn than the indexed read itself (the issue measured 42% of a turn's CPU; on PostgreSQL a point read
+    through SQLAlchemy costs ~300 µs of CPU, on the driver ~110)."""
 
-    __slots__ = ("stmt", "_lite")
+    __slots__ = ("stmt", "_compiled")
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._lite: tuple[Any, ...] | None = None
+        self._compiled: dict[tuple[str, str], tuple[Any, ...]] = {}
 
-    def lite(self, dialect: Any) -> tuple[Any, ...]:
-        if self._lite is None:
+    def for_driver(self, dialect: Any) -> tuple[Any, ...]:
+        key = (dialect.name, dialect.driver)
+        got = self._compiled.get(key)
+        if got is None:
             compiled = self.stmt.compile(dialect=dialect)
             names = tuple(compiled.positiontup or ())
             binds = [compiled.binds[n] for n in names]
             columns = list(self.stmt.selected_columns)
-            self._lite = (compiled.string, names,
-                          tuple(b.type._cached_bind_processor(dialect) for b in binds),
-                          {n: b.value for n, b in zip(names, binds)},
-                          tuple(c.key for c in columns),
-                          tuple(c.type._cached_result_processor(dialect, None) for c in columns))
-        return self._lite
+            got = self._compiled[key] = (
+                compiled.string, names, tuple(b.type._cached_bind_processor(dialect) for b in binds),
+                {n: b.value for n, b in zip(names, binds)}, tuple(c.key for c in columns),
+                tuple(c.type._cached_result_processor(dialect, None) for c in columns))
+        return got
+
+    def bind(self, dialect: Any, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The driver's SQL and positional arguments for ``params`` (a missing one takes its default)."""
+        sql, names, binders, defaults, _keys, _results = self.for_driver(dialect)
+        args = []
+        for name, bind in zip(names, binders):
+            value = params[name] if name in params else defaults[name]
+            args.append(bind(value) if bind is not None and value is not None else value)
+        return sql, args
+
+    def rows(self, dialect: Any, raw: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """Driver rows as dicts keyed by column key, through the columns' result processors."""
+        keys, results = self.for_driver(dialect)[4:]
+        return [{k: (p(v) if p is not None else v) for k, p, v in zip(keys, results, row)} for row in raw]
 
 
 #: One autocommit driver connection per SQLite twin for reads on the loop (closed by :func:`dispose`).
@@ -187,31 +204,50 @@ class Reads:
 
     On a SQLite file they run on the event loop through a driver connection of the twin engine: an indexed
     read in WAL mode takes microseconds and never waits for a writer, so a thread hand-off would cost more
-    than the read. Elsewhere (PostgreSQL, in-memory SQLite) they go through SQLAlchemy in autocommit."""
+    than the read. On PostgreSQL they run on the asyncpg connection of a pooled connection, outside any
+    transaction (autocommit). Elsewhere (in-memory SQLite) they go through SQLAlchemy in autocommit."""
 
     def __init__(self, db: AsyncEngine) -> None:
+        self._db = db
         self._twin = sqlite_twin(db)
         self._async = autocommit_reads(db)
+        self._asyncpg = db.dialect.name == "postgresql" and db.dialect.driver == "asyncpg"
 
     async def mappings(self, q: Prepared, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of ``q`` as dicts keyed by column key."""
         params = params or {}
-        if self._twin is None:
-            async with self._async.connect() as conn:
-                return [dict(r) for r in (await conn.execute(q.stmt, dict(params))).mappings()]
-        sql, names, binders, defaults, keys, results = q.lite(self._twin.dialect)
-        args = []
-        for name, bind in zip(names, binders):
-            value = params[name] if name in params else defaults[name]
-            args.append(bind(value) if bind is not None and value is not None else value)
-        return [{k: (p(v) if p is not None else v) for k, p, v in zip(keys, results, row)}
-                for row in self._driver(sql, args)]
+        if self._twin is not None:
+            dialect = self._twin.dialect
+            return q.rows(dialect, self._driver(*q.bind(dialect, params)))
+        if self._asyncpg:
+            dialect = self._db.dialect
+            return q.rows(dialect, await self._pg(*q.bind(dialect, params)))
+        async with self._async.connect() as conn:
+            return [dict(r) for r in (await conn.execute(q.stmt, dict(params))).mappings()]
 
     def _driver(self, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
         try:
             return self._reader().driver_connection.execute(sql, args).fetchall()
         except sqlite3.Error as e:
-            raise DBAPIError.instance(sql, args, e, sqlite3.Error) from e
+            raise DBAPIError.instance(sql, args, e, sqlite3.Error, hide_parameters=True) from e
+
+    async def _pg(self, sql: str, args: list[Any]) -> list[Any]:
+        """``sql`` on a pooled connection's asyncpg driver (its prepared-statement cache). A connection the
+        server dropped is invalidated, so it fails this read only (the caller retries, as on SQLAlchemy's own
+        path); any failure is a ``DBAPIError`` without its parameters (they hold phone numbers)."""
+        fairy = await self._db.raw_connection()
+        try:
+            return await fairy.driver_connection.fetch(sql, *args)
+        except Exception as e:
+            import asyncpg
+
+            lost = isinstance(e, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+            if lost:
+                await greenlet_spawn(fairy.invalidate, e)
+            raise DBAPIError.instance(sql, args, e, Exception, hide_parameters=True,
+                                      connection_invalidated=lost) from e
+        finally:
+            await greenlet_spawn(fairy.close)
 
     def _reader(self) -> Any:
         """The twin's pooled connection checked out for good (kept, so the pool never lends it to another)."""

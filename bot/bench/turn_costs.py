@@ -141,13 +141,18 @@ def counting(sink: Any) -> Iterator[Tally]:
 
     originals = {"execute_command": Redis.execute_command, "execute": Pipeline.execute,
                  "immediate": Pipeline.immediate_execute_command, "writer": WriterProcess.commit,
-                 "write_sync": EngineStore._write_sync, "driver_read": Reads._driver,
+                 "write_sync": EngineStore._write_sync, "driver_read": Reads._driver, "pg_read": Reads._pg,
                  "row_insert": SqliteRowInsert.run}
 
     def driver_read(self, sql, args):   # a prepared read straight on the SQLite driver (engine.db.Reads)
         with lock:
             tally.sql["SELECT"] += 1
         return originals["driver_read"](self, sql, args)
+
+    async def pg_read(self, sql, args):  # a prepared read straight on the asyncpg driver (engine.db.Reads)
+        with lock:
+            tally.sql["SELECT"] += 1
+        return await originals["pg_read"](self, sql, args)
 
     def row_insert(self, cursor, rows):  # the SQLite message writer's per-row driver inserts
         with lock:
@@ -200,7 +205,7 @@ def counting(sink: Any) -> Iterator[Tally]:
     Redis.execute_command, Pipeline.execute = execute_command, execute
     Pipeline.immediate_execute_command = immediate
     WriterProcess.commit, EngineStore._write_sync = writer_commit, write_sync
-    Reads._driver, SqliteRowInsert.run = driver_read, row_insert
+    Reads._driver, Reads._pg, SqliteRowInsert.run = driver_read, pg_read, row_insert
     try:
         yield tally
     finally:
@@ -209,7 +214,8 @@ def counting(sink: Any) -> Iterator[Tally]:
         Redis.execute_command, Pipeline.execute = originals["execute_command"], originals["execute"]
         Pipeline.immediate_execute_command = originals["immediate"]
         WriterProcess.commit, EngineStore._write_sync = originals["writer"], originals["write_sync"]
-        Reads._driver, SqliteRowInsert.run = originals["driver_read"], originals["row_insert"]
+        Reads._driver, Reads._pg = originals["driver_read"], originals["pg_read"]
+        SqliteRowInsert.run = originals["row_insert"]
 
 
 # -- driving the pipeline ------------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ EMBEDDED = {"first_turn": (18, 1), "price_repeat": (8, 1), "portfolio": (11, 2),
 # gone since 4879bca (tests/engine/test_pg_pool.py).
 # Redis at 3e3dad3: 8, 7, 22, 11, 7, 23, 15 (flow 45); the turn's script now hands its new send-queue entries
 # to the local sender instead of the sender reading them back.
-CLUSTER = {"first_turn": (19, 1, 7), "price_repeat": (9, 1, 6), "portfolio": (12, 2, 21),
-           "order_status": (12, 1, 10), "buy": (16, 1, 6), "pin": (19, 1, 22), "confirm": (25, 1, 14),
-           "buy_pin_confirm": (60, 3, 42)}
+# Since 55f6c6a a serve that is the engine calls it in process (the stream's four round trips per engine call
+# are gone from this table: at 86552a9 Redis was 7, 6, 21, 10, 6, 22, 14, flow 42); hot reads on PostgreSQL
+# run on the asyncpg driver outside a transaction (at 55f6c6a SQL was 19, 9, 12, 12, 16, 19, 25, flow 60).
+CLUSTER = {"first_turn": (17, 1, 7), "price_repeat": (7, 1, 6), "portfolio": (10, 2, 9),
+           "order_status": (8, 1, 6), "buy": (12, 1, 6), "pin": (13, 1, 6), "confirm": (21, 1, 6),
+           "buy_pin_confirm": (46, 3, 18)}
 
 
 def _answered(rows: dict) -> None:

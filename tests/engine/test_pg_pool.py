@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import BigInteger, bindparam, event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from engine.db import make_engine
+from engine.db import Prepared, Reads, make_engine
 from tests.conftest import PG_URL
 
 
@@ -65,3 +65,25 @@ async def test_a_connection_the_server_dropped_fails_once_then_the_pool_recovers
     assert failed.value.connection_invalidated
     async with db.connect() as conn:                   # … and the next checkout is a fresh connection
         assert (await conn.execute(text("SELECT pg_backend_pid()"))).scalar() != pid
+
+
+async def test_a_driver_read_whose_connection_the_server_dropped_fails_once_without_its_parameters(pg):
+    """Hot reads run on the pooled connection's asyncpg driver (``engine.db.Reads``): a dead connection
+    costs that one read, its error shows no parameter (they are phone numbers), and the next read works."""
+    db, _sent = pg
+    reads = Reads(db)
+    [row] = await reads.mappings(_PID, {"n": 1})
+    killer = make_engine(PG_URL)
+    try:
+        async with killer.connect() as conn:
+            assert (await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": row["pid"]})).scalar()
+    finally:
+        await killer.dispose()
+    with pytest.raises(DBAPIError) as failed:
+        await reads.mappings(_PID, {"n": 919800000777})
+    assert failed.value.connection_invalidated and "919800000777" not in str(failed.value)
+    [again] = await reads.mappings(_PID, {"n": 2})
+    assert again["pid"] != row["pid"] and again["n"] == 2
+
+
+_PID = Prepared(select(func.pg_backend_pid().label("pid"), bindparam("n", type_=BigInteger).label("n")))
