@@ -211,7 +211,7 @@ class Reads:
         self._db = db
         self._twin = sqlite_twin(db)
         self._async = autocommit_reads(db)
-        self._asyncpg = db.dialect.name == "postgresql" and db.dialect.driver == "asyncpg"
+        self._asyncpg = on_asyncpg(db)
 
     async def mappings(self, q: Prepared, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The rows of ``q`` as dicts keyed by column key."""
@@ -221,7 +221,7 @@ class Reads:
             return q.rows(dialect, self._driver(*q.bind(dialect, params)))
         if self._asyncpg:
             dialect = self._db.dialect
-            return q.rows(dialect, await self._pg(*q.bind(dialect, params)))
+            return q.rows(dialect, await driver_fetch(self._db, *q.bind(dialect, params)))
         async with self._async.connect() as conn:
             return [dict(r) for r in (await conn.execute(q.stmt, dict(params))).mappings()]
 
@@ -231,30 +231,61 @@ class Reads:
         except sqlite3.Error as e:
             raise DBAPIError.instance(sql, args, e, sqlite3.Error, hide_parameters=True) from e
 
-    async def _pg(self, sql: str, args: list[Any]) -> list[Any]:
-        """``sql`` on a pooled connection's asyncpg driver (its prepared-statement cache). A connection the
-        server dropped is invalidated, so it fails this read only (the caller retries, as on SQLAlchemy's own
-        path); any failure is a ``DBAPIError`` without its parameters (they hold phone numbers)."""
-        fairy = await self._db.raw_connection()
-        try:
-            return await fairy.driver_connection.fetch(sql, *args)
-        except Exception as e:
-            import asyncpg
-
-            lost = isinstance(e, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
-            if lost:
-                await greenlet_spawn(fairy.invalidate, e)
-            raise DBAPIError.instance(sql, args, e, Exception, hide_parameters=True,
-                                      connection_invalidated=lost) from e
-        finally:
-            await greenlet_spawn(fairy.close)
-
     def _reader(self) -> Any:
         """The twin's pooled connection checked out for good (kept, so the pool never lends it to another)."""
         reader = _READERS.get(self._twin)
         if reader is None:
             reader = _READERS[self._twin] = self._twin.raw_connection()
         return reader
+
+
+async def driver_fetch(db: AsyncEngine, sql: str, args: Sequence[Any]) -> list[Any]:
+    """``sql``, one statement, on a pooled connection's asyncpg driver (its prepared-statement cache), outside
+    any transaction: one statement is atomic on its own. A connection the server dropped is invalidated, so it
+    fails this statement only (the caller retries, as on SQLAlchemy's own path); any failure is a
+    ``DBAPIError`` without its parameters (they hold phone numbers)."""
+    fairy = await db.raw_connection()
+    try:
+        return await fairy.driver_connection.fetch(sql, *args)
+    except Exception as e:
+        import asyncpg
+
+        lost = isinstance(e, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+        if lost:
+            await greenlet_spawn(fairy.invalidate, e)
+        raise DBAPIError.instance(sql, list(args), e, Exception, hide_parameters=True,
+                                  connection_invalidated=lost) from e
+    finally:
+        await greenlet_spawn(fairy.close)
+
+
+class PgRowInsert:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of rows with fixed columns into a PostgreSQL table, as
+    one statement on the asyncpg driver: the rows go as one array per column (``unnest``), so a batch of any
+    size is one round trip, atomic without BEGIN and COMMIT; the returned keys are the rows that were new. For
+    group-commit writers whose batches are small, where SQLAlchemy's transaction and statement handling cost
+    four times the statement (two rows: 770 vs 190 µs of CPU)."""
+
+    def __init__(self, table: Any, columns: Sequence[str], *, conflict: str) -> None:
+        from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+        dialect = asyncpg_dialect()
+        cols = [table.c[c] for c in columns]
+        arrays = ", ".join(f"${i}::{c.type.compile(dialect=dialect)}[]" for i, c in enumerate(cols, 1))
+        self.sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in cols)}) SELECT * FROM "
+                    f"unnest({arrays}) ON CONFLICT ({conflict}) DO NOTHING RETURNING {conflict}")
+        self._columns = tuple(columns)
+        self._binders = tuple(c.type._cached_bind_processor(dialect) for c in cols)
+
+    async def run(self, db: AsyncEngine, rows: Sequence[Mapping[str, Any]]) -> set[Any]:
+        arrays = [[bind(r[c]) if bind is not None and r[c] is not None else r[c] for r in rows]
+                  for c, bind in zip(self._columns, self._binders)]
+        return {r[0] for r in await driver_fetch(db, self.sql, arrays)}
+
+
+def on_asyncpg(db: AsyncEngine) -> bool:
+    """Whether ``db`` is PostgreSQL through asyncpg (so :func:`driver_fetch` applies)."""
+    return db.dialect.name == "postgresql" and db.dialect.driver == "asyncpg"
 
 
 class SqliteRowInsert:

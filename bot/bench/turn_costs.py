@@ -7,8 +7,10 @@ side writer; in a cluster also the engine role) and the pywa client — against 
 * SQL: SQLAlchemy's ``before_cursor_execute`` / ``commit`` / ``rollback`` events on the ``Engine`` class,
   so every engine of the process (async ones through their sync core, and the sync SQLite one) is counted,
   plus the order engine's raw SQLite writes (one ``executemany`` per table of a batch, in its writer
-  thread or its writer child), the prepared reads run on the SQLite driver (:class:`engine.db.Reads`) and
-  the message writer's per-row driver inserts; the cluster engine role's periodic lease check is counted apart;
+  thread or its writer child), the prepared reads run on the SQLite driver (:class:`engine.db.Reads`), the
+  message writer's per-row driver inserts, and the statements run straight on asyncpg
+  (:func:`engine.db.driver_fetch`: PostgreSQL's hot reads and array inserts); the cluster engine role's
+  periodic lease check is counted apart;
 * Redis: redis-py's client — a command is one round trip, a pipeline is one round trip carrying N commands;
   a blocking stream read that came back empty is the roles' loops idling and counted apart (idle polls);
 * Graph API: every POST the fake Graph server receives (replies, read receipts, uploads).
@@ -102,6 +104,7 @@ def _verb(statement: str) -> str:
 @contextmanager
 def counting(sink: Any) -> Iterator[Tally]:
     """Count every SQL statement and Redis command of this process (and the sink's Graph calls) while open."""
+    from asyncpg import Connection as AsyncpgConnection
     from redis.asyncio.client import Pipeline, Redis
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -141,7 +144,8 @@ def counting(sink: Any) -> Iterator[Tally]:
 
     originals = {"execute_command": Redis.execute_command, "execute": Pipeline.execute,
                  "immediate": Pipeline.immediate_execute_command, "writer": WriterProcess.commit,
-                 "write_sync": EngineStore._write_sync, "driver_read": Reads._driver, "pg_read": Reads._pg,
+                 "write_sync": EngineStore._write_sync, "driver_read": Reads._driver,
+                 "pg_fetch": AsyncpgConnection.fetch,
                  "row_insert": SqliteRowInsert.run}
 
     def driver_read(self, sql, args):   # a prepared read straight on the SQLite driver (engine.db.Reads)
@@ -149,10 +153,10 @@ def counting(sink: Any) -> Iterator[Tally]:
             tally.sql["SELECT"] += 1
         return originals["driver_read"](self, sql, args)
 
-    async def pg_read(self, sql, args):  # a prepared read straight on the asyncpg driver (engine.db.Reads)
+    async def pg_fetch(self, sql, *args, **kw):   # one statement straight on asyncpg (engine.db.driver_fetch)
         with lock:
-            tally.sql["SELECT"] += 1
-        return await originals["pg_read"](self, sql, args)
+            tally.sql[_verb(sql)] += 1
+        return await originals["pg_fetch"](self, sql, *args, **kw)
 
     def row_insert(self, cursor, rows):  # the SQLite message writer's per-row driver inserts
         with lock:
@@ -205,7 +209,7 @@ def counting(sink: Any) -> Iterator[Tally]:
     Redis.execute_command, Pipeline.execute = execute_command, execute
     Pipeline.immediate_execute_command = immediate
     WriterProcess.commit, EngineStore._write_sync = writer_commit, write_sync
-    Reads._driver, Reads._pg, SqliteRowInsert.run = driver_read, pg_read, row_insert
+    Reads._driver, AsyncpgConnection.fetch, SqliteRowInsert.run = driver_read, pg_fetch, row_insert
     try:
         yield tally
     finally:
@@ -214,7 +218,7 @@ def counting(sink: Any) -> Iterator[Tally]:
         Redis.execute_command, Pipeline.execute = originals["execute_command"], originals["execute"]
         Pipeline.immediate_execute_command = originals["immediate"]
         WriterProcess.commit, EngineStore._write_sync = originals["writer"], originals["write_sync"]
-        Reads._driver, Reads._pg = originals["driver_read"], originals["pg_read"]
+        Reads._driver, AsyncpgConnection.fetch = originals["driver_read"], originals["pg_fetch"]
         SqliteRowInsert.run = originals["row_insert"]
 
 

@@ -29,7 +29,8 @@ from bot.stores.crypto import DataCipher, is_token
 from bot.batching import Coalescer
 from config.settings import SecretsConfig
 from engine.api import Tier
-from engine.db import Prepared, Reads, SqliteRowInsert, autocommit_reads, create_tables, sqlite_twin
+from engine.db import (PgRowInsert, Prepared, Reads, SqliteRowInsert, autocommit_reads, create_tables,
+                       on_asyncpg, sqlite_twin)
 from handlers.messages import InboundMessage, Sender
 from handlers.users import User
 
@@ -114,6 +115,8 @@ def _flags(jobs: Sequence[Sequence[dict[str, Any]]], stored: set[str]) -> list[l
 
 #: The SQLite writer's statement: compiled once, run per row on the driver (new-or-not from each row's count).
 _SQLITE_MESSAGES = SqliteRowInsert(messages, MESSAGE_COLUMNS, conflict="wamid")
+#: PostgreSQL's: one array INSERT per batch on the asyncpg driver (the ids it returns were new).
+_PG_MESSAGES = PgRowInsert(messages, MESSAGE_COLUMNS, conflict="wamid")
 
 
 def _append_messages_sync(twin: Any, jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
@@ -133,11 +136,13 @@ def message_writer(db: AsyncEngine) -> Coalescer:
     records of all concurrent turns share its transactions; ``submit(rows)`` returns once they committed."""
     writer = _WRITERS.get(db.sync_engine)
     if writer is None:
-        twin = sqlite_twin(db)
+        twin, pg = sqlite_twin(db), on_asyncpg(db)
 
         async def commit(jobs: Sequence[Sequence[dict[str, Any]]]) -> list[list[bool]]:
             if twin is not None:         # SQLite: the whole transaction in one thread hop
                 return await asyncio.to_thread(_append_messages_sync, twin, jobs)
+            if pg:
+                return _flags(jobs, await _PG_MESSAGES.run(db, _rows(jobs)))
             async with db.begin() as conn:
                 return _flags(jobs, {r.wamid for r in await conn.execute(_insert_messages(conn), _rows(jobs))})
 

@@ -27,10 +27,11 @@ EMBEDDED = {"first_turn": (18, 1), "price_repeat": (8, 1), "portfolio": (11, 2),
 # to the local sender instead of the sender reading them back.
 # Since 55f6c6a a serve that is the engine calls it in process (the stream's four round trips per engine call
 # are gone from this table: at 86552a9 Redis was 7, 6, 21, 10, 6, 22, 14, flow 42); hot reads on PostgreSQL
-# run on the asyncpg driver outside a transaction (at 55f6c6a SQL was 19, 9, 12, 12, 16, 19, 25, flow 60).
-CLUSTER = {"first_turn": (17, 1, 7), "price_repeat": (7, 1, 6), "portfolio": (10, 2, 9),
-           "order_status": (8, 1, 6), "buy": (12, 1, 6), "pin": (13, 1, 6), "confirm": (21, 1, 6),
-           "buy_pin_confirm": (46, 3, 18)}
+# run on the asyncpg driver outside a transaction (at 55f6c6a SQL was 19, 9, 12, 12, 16, 19, 25, flow 60; then
+# 17, 7, 10, 8, 12, 13, 21, flow 46), and the message writer's batch is one array INSERT (no BEGIN, COMMIT).
+CLUSTER = {"first_turn": (13, 1, 7), "price_repeat": (3, 1, 6), "portfolio": (4, 2, 9),
+           "order_status": (4, 1, 6), "buy": (8, 1, 6), "pin": (9, 1, 6), "confirm": (17, 1, 6),
+           "buy_pin_confirm": (34, 3, 18)}
 
 
 def _answered(rows: dict) -> None:
