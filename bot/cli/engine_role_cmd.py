@@ -179,6 +179,8 @@ async def _serve(settings: Any, db: Any, lease: Any, stopping: asyncio.Task, pre
         ticker.cancel()
         await _bounded(asyncio.gather(ticker, return_exceptions=True), 10)
         await _bounded(server.stop(drain_s=5), 10)
+        if local is not None:
+            await _bounded(local.drain(5), 10)
         await _bounded(engine.close(), 10)
         await _bounded(client.aclose(), 2)
     if code == 0:

@@ -47,8 +47,7 @@ from engine.embedded import EmbeddedEngine
 log = structlog.get_logger("gridworks.cluster.engine_rpc")
 
 __all__ = ["CMD_CONSUMER", "CMD_GROUP", "METHODS", "EngineServer", "EngineUnavailable", "LocalEngine",
-           "RemoteEngine",
-           "RemoteEngineError", "cmd_stream", "decode_events", "encode_events", "events_stream",
+           "RemoteEngine", "RemoteEngineError", "cmd_stream", "decode_events", "encode_events", "events_stream",
            "reply_stream"]
 
 CMD_GROUP = "engine"
@@ -180,10 +179,16 @@ class LocalEngine:
     A ``gridworks serve`` that is the engine runs a worker beside it: that worker's :class:`RemoteEngine`
     calls the engine in memory instead of through the command stream (four Redis round trips and two JSON
     codings less per call). ``engine`` is set once the engine serves and cleared before it stops; a write
-    after the lease moved is refused by the engine's own fence either way."""
+    after the lease moved is refused by the engine's own fence either way. Like the stream's requests in
+    hand, the commands running when it stops are let finish (:meth:`drain`) before the engine closes."""
 
     def __init__(self) -> None:
         self.engine: EmbeddedEngine | None = None
+        self.running: set[asyncio.Future] = set()
+
+    async def drain(self, timeout_s: float) -> None:
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=timeout_s)
 
 
 class EngineServer:
@@ -529,6 +534,8 @@ class RemoteEngine:
         started = time.perf_counter()
         running = asyncio.ensure_future(getattr(engine, method)(**kwargs))
         running.add_done_callback(_consume)
+        self.local.running.add(running)
+        running.add_done_callback(self.local.running.discard)
         try:
             return await asyncio.wait_for(asyncio.shield(running), self.timeout_s)
         except asyncio.CancelledError:

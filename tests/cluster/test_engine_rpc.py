@@ -276,6 +276,24 @@ async def test_a_caller_cancelled_mid_command_never_cancels_its_engine_command(r
         await mine.close()
 
 
+async def test_commands_running_when_the_engine_stops_serving_here_finish_before_it_closes(rig: Rig):
+    """The engine role clears the slot, then drains what its own process's worker has running (as the
+    stream's server drains the requests it has taken) before the engine closes."""
+    slot, mine = in_process(rig)
+    try:
+        await mine.open_account(ACC, starting_cash_paise=5_000_000)
+        call = asyncio.create_task(mine.place(req("wamid.D1", quantity=1)))
+        await asyncio.sleep(0)
+        assert len(slot.running) == 1
+        slot.engine = None
+        await slot.drain(5)
+        assert not slot.running
+        assert [o.client_order_id for o in await rig.engine.orders(ACC)] == ["wamid.D1"]
+        assert (await call).accepted
+    finally:
+        await mine.close()
+
+
 async def test_timeout_raises_and_the_late_request_is_never_executed(pg_db, redis_prefixed):
     client, prefix = redis_prefixed
     engine = await open_engine(db=pg_db, clock=FixedClock(MON_10), config=CONFIG)
