@@ -248,15 +248,25 @@ async def driver_fetch(db: AsyncEngine, sql: str, args: Sequence[Any]) -> list[A
     try:
         return await fairy.driver_connection.fetch(sql, *args)
     except Exception as e:
-        import asyncpg
-
-        lost = isinstance(e, (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+        lost = _unusable(fairy.driver_connection, e)
         if lost:
             await greenlet_spawn(fairy.invalidate, e)
         raise DBAPIError.instance(sql, list(args), e, Exception, hide_parameters=True,
                                   connection_invalidated=lost) from e
+    except BaseException:       # cancelled mid-statement: never lend the connection out again mid-operation
+        fairy.invalidate(soft=True)              # (replaced at its next checkout)
+        raise
     finally:
         await greenlet_spawn(fairy.close)
+
+
+def _unusable(conn: Any, error: Exception) -> bool:
+    """Whether ``conn`` must not be lent out again after ``error``: it is closed, or the error is not the
+    server refusing the statement (a dropped or reset connection, a protocol state asyncpg cannot resume)."""
+    import asyncpg
+
+    ended = (asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)   # e.g. shut down
+    return conn.is_closed() or not isinstance(error, asyncpg.PostgresError) or isinstance(error, ended)
 
 
 class PgRowInsert:

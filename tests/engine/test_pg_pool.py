@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import BigInteger, bindparam, event, func, select, text
+from sqlalchemy import BigInteger, Float, Integer, bindparam, event, func, literal, select, text
 from sqlalchemy.exc import DBAPIError
 
 from engine.db import Prepared, Reads, make_engine
@@ -86,4 +86,26 @@ async def test_a_driver_read_whose_connection_the_server_dropped_fails_once_with
     assert again["pid"] != row["pid"] and again["n"] == 2
 
 
+async def test_a_driver_read_cancelled_mid_statement_never_lends_its_connection_out_mid_operation(pg):
+    """A turn cancelled (shutdown, a deadline) while its read runs: the connection is replaced, so the next
+    read does not find asyncpg still busy with the abandoned one; a statement the server refused (a bad
+    value) leaves the connection in the pool."""
+    db, _sent = pg
+    reads = Reads(db)
+    [row] = await reads.mappings(_PID, {"n": 1})
+    slow = asyncio.create_task(reads.mappings(_SLEEP, {"s": 0.5}))
+    await asyncio.sleep(0.1)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    [again] = await reads.mappings(_PID, {"n": 2})
+    assert again["pid"] != row["pid"] and again["n"] == 2
+    with pytest.raises(DBAPIError) as refused:
+        await reads.mappings(_DIVIDE, {"n": 0})
+    assert not refused.value.connection_invalidated
+    assert (await reads.mappings(_PID, {"n": 3}))[0]["pid"] == again["pid"]
+
+
+_SLEEP = Prepared(select(func.pg_sleep(bindparam("s", type_=Float)).label("slept")))
+_DIVIDE = Prepared(select(func.mod(literal(1, Integer), bindparam("n", type_=Integer)).label("q")))
 _PID = Prepared(select(func.pg_backend_pid().label("pid"), bindparam("n", type_=BigInteger).label("n")))
