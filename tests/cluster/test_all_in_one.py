@@ -90,3 +90,68 @@ async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_doubl
     in_process = [line for line in exposition.splitlines()
                   if line.startswith("gridworks_engine_command_seconds_count") and 'path="in_process"' in line]
     assert sum(float(line.rsplit(" ", 1)[1]) for line in in_process) >= USERS, in_process
+
+
+async def _in_process_commands(session: aiohttp.ClientSession, port: int) -> float:
+    """Engine commands a serve's own worker sent its engine in memory (from its /metrics)."""
+    async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        lines = (await resp.text()).splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines
+               if line.startswith("gridworks_engine_command_seconds_count") and 'path="in_process"' in line)
+
+
+async def test_when_the_serve_that_is_the_engine_is_killed_the_other_takes_every_role_and_orders_once(
+        tmp_path, schema, model_ready):
+    """kill -9 of the serve that is the engine, with users mid-journey: the other serve takes the engine
+    lease and the dead one's partitions, its own worker now calls the engine in process, and every user's
+    order executes exactly once with the ledger balanced."""
+    users = 10
+    graph = await FakeGraphAPI().start()
+    cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=REDIS_URL, prefix=f"a2:{uuid.uuid4().hex[:8]}:",
+                      graph_url=graph.url)
+    db = make_engine(PG_URL, schema=schema)
+    phones = [f"9198{720000 + i:06d}" for i in range(users)]
+    try:
+        one = cluster.serve("serve1")
+        await cluster.wait_for("serve1", "gridworks engine: active")
+        two = cluster.serve("serve2")
+        await cluster.wait_for("serve2", "standby")
+        await cluster.wait_for("serve2", "listening")
+        onboarding = ["hello", "onb_lang:en", "onb_consent:yes", "4826"]
+        ordering = ["buy 2 INFY at market", "yes"]
+
+        def step(phone: str, what: str) -> dict:
+            if what == "onb_lang:en":
+                return p.list_reply(phone, what, "English")
+            if what == "onb_consent:yes":
+                return p.button_reply(phone, what, "I agree")
+            return p.text(phone, what)
+
+        async def send(session, port: int, phone: str, steps: list[str]) -> None:
+            for what in steps:
+                body = p.envelope(p.messages_value([step(phone, what)], [p.contact(phone)]))
+                assert await post(session, port, body) == 200
+
+        async with aiohttp.ClientSession() as session:
+            await asyncio.gather(*(send(session, one.port, phone, onboarding) for phone in phones))
+            cluster.kill("serve1")                                  # SIGKILL, turns and sends in hand
+            await asyncio.gather(*(send(session, two.port, phone, ordering) for phone in phones))
+            await cluster.wait_for("serve2", "gridworks engine: active")
+            deadline = asyncio.get_running_loop().time() + 90
+            while asyncio.get_running_loop().time() < deadline:
+                done = {m["to"] for m in graph.messages if "Done!" in json.dumps(m, ensure_ascii=False)}
+                if done >= set(phones):
+                    break
+                await asyncio.sleep(0.2)
+            in_process = await _in_process_commands(session, two.port)
+        async with db.connect() as conn:
+            orders = (await conn.execute(text("SELECT account, status FROM eng_orders"))).all()
+            [balance] = (await conn.execute(text("SELECT coalesce(sum(amount), 0) FROM eng_postings"))).one()
+    finally:
+        cluster.stop_all()
+        await graph.stop()
+        await db.dispose()
+    assert done >= set(phones), cluster.procs["serve2"].output()[-3000:]
+    assert sorted(Counter(o.account for o in orders).values()) == [1] * users
+    assert {o.status for o in orders} == {"COMPLETE"} and balance == 0
+    assert in_process >= users, "after the take-over serve2's worker called its own engine in memory"
