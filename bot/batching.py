@@ -48,7 +48,9 @@ class Coalescer(Generic[Job]):
                     self._timer = (loop, loop.call_later(linger_s, self._start, loop))
             else:
                 self._start(loop)
-        return await asyncio.shield(future)
+        # A caller cancelled meanwhile cancels only its own future: its job stays in the batch (the others'
+        # results do not depend on it) and its result is dropped.
+        return await future
 
     def _idle(self, loop: asyncio.AbstractEventLoop) -> bool:
         return self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop

@@ -76,3 +76,25 @@ async def test_a_lingering_job_rides_the_next_batch_or_goes_alone_after_its_ling
     assert batches == [["ack-1", "mark-2"]]
     await asyncio.wait_for(c.submit("ack-3", linger_s=0.02), 1)   # nobody comes: it goes alone
     assert batches == [["ack-1", "mark-2"], ["ack-3"]]
+
+
+async def test_a_caller_cancelled_while_waiting_leaves_its_batch_and_the_others_results_intact():
+    batches: list[list[int]] = []
+    gate = asyncio.Event()
+
+    async def run(jobs):
+        batches.append(list(jobs))
+        await gate.wait()
+        return [job * 10 for job in jobs]
+
+    c = Coalescer(run)
+    first, second = asyncio.create_task(c.submit(1)), asyncio.create_task(c.submit(2))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    gate.set()
+    assert await second == 20
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert batches == [[1, 2]]                 # the cancelled caller's job still ran, once
+    assert await c.submit(3) == 30
