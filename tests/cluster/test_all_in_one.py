@@ -9,6 +9,7 @@ import json
 import uuid
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 from sqlalchemy import text
@@ -23,39 +24,64 @@ from tests.support.cluster import Cluster, post
 from tests.support.graph_api import FakeGraphAPI
 
 USERS = 20
+ONBOARDING = ("hello", "onb_lang:en", "onb_consent:yes", "4826")
+ORDER = ("buy 2 INFY at market", "yes")
 
 
-async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_double(tmp_path, schema,
-                                                                                   model_ready):
-    graph = await FakeGraphAPI().start()
+def step(phone: str, what: str) -> dict:
+    """One webhook body: a list pick, a button or a text from ``phone``."""
+    if what == "onb_lang:en":
+        message = p.list_reply(phone, what, "English")
+    elif what == "onb_consent:yes":
+        message = p.button_reply(phone, what, "I agree")
+    else:
+        message = p.text(phone, what)
+    return p.envelope(p.messages_value([message], [p.contact(phone)]))
+
+
+async def two_serves(tmp_path, schema: str, graph: FakeGraphAPI) -> tuple[Cluster, Any, Any]:
+    """serve1 (the engine) and serve2 (standby) on one PostgreSQL schema and Redis prefix, both listening."""
     cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=REDIS_URL, prefix=f"a1:{uuid.uuid4().hex[:8]}:",
                       graph_url=graph.url)
-    db = make_engine(PG_URL, schema=schema)
     try:
         one = cluster.serve("serve1")
         await cluster.wait_for("serve1", "gridworks engine: active")
         two = cluster.serve("serve2")
         await cluster.wait_for("serve2", "standby")
         await cluster.wait_for("serve2", "listening")
+    except BaseException:
+        cluster.stop_all()
+        raise
+    return cluster, one, two
+
+
+async def done_for(graph: FakeGraphAPI, phones: list[str], seconds: float = 90) -> set[str]:
+    """The users whose order was confirmed ("Done!"), once all of them are or ``seconds`` have passed."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        done = {m["to"] for m in graph.messages if "Done!" in json.dumps(m, ensure_ascii=False)}
+        if done >= set(phones) or asyncio.get_running_loop().time() > deadline:
+            return done
+        await asyncio.sleep(0.2)
+
+
+async def test_two_all_in_one_servers_share_one_engine_one_clock_and_never_double(tmp_path, schema,
+                                                                                   model_ready):
+    graph = await FakeGraphAPI().start()
+    cluster, one, two = await two_serves(tmp_path, schema, graph)
+    db = make_engine(PG_URL, schema=schema)
+    try:
         phones = [f"9198{710000 + i:06d}" for i in range(USERS)]
 
         async def journey(session, i: int, phone: str) -> None:
-            steps = [p.text(phone, "hello"), p.list_reply(phone, "onb_lang:en", "English"),
-                     p.button_reply(phone, "onb_consent:yes", "I agree"), p.text(phone, "4826"),
-                     p.text(phone, "buy 2 INFY at market"), p.text(phone, "yes")]
-            for step in steps:
-                body = p.envelope(p.messages_value([step], [p.contact(phone)]))
+            for what in ONBOARDING + ORDER:
+                body = step(phone, what)
                 first, second = (one.port, two.port) if i % 2 else (two.port, one.port)
                 assert set(await asyncio.gather(post(session, first, body), post(session, second, body))) == {200}
 
         async with aiohttp.ClientSession() as session:
             await asyncio.gather(*(journey(session, i, phone) for i, phone in enumerate(phones)))
-        deadline = asyncio.get_running_loop().time() + 90
-        while asyncio.get_running_loop().time() < deadline:
-            done = {m["to"] for m in graph.messages if "Done!" in json.dumps(m, ensure_ascii=False)}
-            if done >= set(phones):
-                break
-            await asyncio.sleep(0.2)
+        done = await done_for(graph, phones)
         # A price alert the market has already passed: the one market clock fires it once.
         start = datetime(2026, 11, 23, 10, 0, tzinfo=IST)
         ltp = build_market().quote("TCS", start).ltp_paise
@@ -104,42 +130,20 @@ async def test_when_the_serve_that_is_the_engine_is_killed_the_other_takes_every
     order executes exactly once with the ledger balanced."""
     users = 10
     graph = await FakeGraphAPI().start()
-    cluster = Cluster(tmp=tmp_path, schema=schema, redis_url=REDIS_URL, prefix=f"a2:{uuid.uuid4().hex[:8]}:",
-                      graph_url=graph.url)
+    cluster, one, two = await two_serves(tmp_path, schema, graph)
     db = make_engine(PG_URL, schema=schema)
     phones = [f"9198{720000 + i:06d}" for i in range(users)]
     try:
-        one = cluster.serve("serve1")
-        await cluster.wait_for("serve1", "gridworks engine: active")
-        two = cluster.serve("serve2")
-        await cluster.wait_for("serve2", "standby")
-        await cluster.wait_for("serve2", "listening")
-        onboarding = ["hello", "onb_lang:en", "onb_consent:yes", "4826"]
-        ordering = ["buy 2 INFY at market", "yes"]
-
-        def step(phone: str, what: str) -> dict:
-            if what == "onb_lang:en":
-                return p.list_reply(phone, what, "English")
-            if what == "onb_consent:yes":
-                return p.button_reply(phone, what, "I agree")
-            return p.text(phone, what)
-
-        async def send(session, port: int, phone: str, steps: list[str]) -> None:
+        async def send(session, port: int, phone: str, steps: tuple[str, ...]) -> None:
             for what in steps:
-                body = p.envelope(p.messages_value([step(phone, what)], [p.contact(phone)]))
-                assert await post(session, port, body) == 200
+                assert await post(session, port, step(phone, what)) == 200
 
         async with aiohttp.ClientSession() as session:
-            await asyncio.gather(*(send(session, one.port, phone, onboarding) for phone in phones))
+            await asyncio.gather(*(send(session, one.port, phone, ONBOARDING) for phone in phones))
             cluster.kill("serve1")                                  # SIGKILL, turns and sends in hand
-            await asyncio.gather(*(send(session, two.port, phone, ordering) for phone in phones))
+            await asyncio.gather(*(send(session, two.port, phone, ORDER) for phone in phones))
             await cluster.wait_for("serve2", "gridworks engine: active")
-            deadline = asyncio.get_running_loop().time() + 90
-            while asyncio.get_running_loop().time() < deadline:
-                done = {m["to"] for m in graph.messages if "Done!" in json.dumps(m, ensure_ascii=False)}
-                if done >= set(phones):
-                    break
-                await asyncio.sleep(0.2)
+            done = await done_for(graph, phones)
             in_process = await _in_process_commands(session, two.port)
         async with db.connect() as conn:
             orders = (await conn.execute(text("SELECT account, status FROM eng_orders"))).all()
