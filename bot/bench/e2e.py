@@ -1,7 +1,8 @@
 """``gridworks bench e2e``: the messages/s GridWorks sustains end to end, against a baseline in the same run.
 
 Separate processes: the server (``gridworks serve`` on SQLite; with ``--cluster`` ``serve --web-only``,
-``--workers`` × ``gridworks worker`` and ``gridworks engine`` on PostgreSQL + Redis), the baseline
+``--workers`` × ``gridworks worker`` and ``gridworks engine`` on PostgreSQL + Redis, or with ``--workers 0``
+one ``gridworks serve`` taking every role), the baseline
 (:mod:`bot.bench.baseline`: verify, answer 200, one reply per message), and the load generator
 (:mod:`bot.bench.loadgen`, ``--load-procs`` processes). The fake Graph API (:mod:`bot.bench.graph_sink`)
 runs in this process, which only orchestrates while a level runs.
