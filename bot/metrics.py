@@ -31,8 +31,9 @@ TURN_SECONDS = Histogram("gridworks_turn_seconds", "Time to run one turn (dispat
 SENDS = Counter("gridworks_sends", "Graph API sends by result and Meta error code ('none' when accepted)",
                 ["result", "code"])
 ENGINE_COMMAND_SECONDS = Histogram("gridworks_engine_command_seconds",
-                                   "Time the engine took to execute one command from a worker, by how it came "
-                                   "('stream', or 'in_process' from a worker in the engine's own process)",
+                                   "Time the engine took to execute one command from a worker, by how it "
+                                   "came ('stream', or 'in_process' from a worker in the engine's own "
+                                   "process)",
                                    ["command", "path"], buckets=LATENCY_BUCKETS)
 TICK_SECONDS = Histogram("gridworks_tick_seconds", "Time one market tick took (advance and pushes)",
                          buckets=LATENCY_BUCKETS)

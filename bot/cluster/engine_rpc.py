@@ -47,8 +47,8 @@ from engine.embedded import EmbeddedEngine
 log = structlog.get_logger("gridworks.cluster.engine_rpc")
 
 __all__ = ["CMD_CONSUMER", "CMD_GROUP", "METHODS", "EngineServer", "EngineUnavailable", "LocalEngine",
-           "RemoteEngine", "RemoteEngineError", "cmd_stream", "decode_events", "encode_events", "events_stream",
-           "reply_stream"]
+           "RemoteEngine", "RemoteEngineError", "cmd_stream", "decode_events", "encode_events",
+           "events_stream", "reply_stream"]
 
 CMD_GROUP = "engine"
 CMD_CONSUMER = "engine"     # one logical consumer: a new holder inherits the dead holder's pending entries
@@ -157,6 +157,17 @@ async def _finish(task: asyncio.Task, grace_s: float) -> None:
         done, _ = await asyncio.wait({task}, timeout=grace_s)
     if done and not task.cancelled() and task.exception() is not None:
         log.warning("engine_rpc.reader_failed", error=type(task.exception()).__name__)
+
+
+def _failure(method: str, error: str) -> Exception:
+    """What a caller sees of an engine command that failed with ``error`` (an exception's type name, or
+    ``expired``), whichever way the command went: nothing was executed or written -> "try again"
+    (:class:`EngineUnavailable`); anything else -> :class:`RemoteEngineError`, the type name only."""
+    if error == "expired":
+        return EngineUnavailable(f"the engine saw {method} only after its deadline (not executed)")
+    if error == LeaseLost.__name__:
+        return EngineUnavailable(f"the engine lost its lease during {method} (nothing was written)")
+    return RemoteEngineError(method, error)
 
 
 def _consume(task: asyncio.Future) -> None:
@@ -518,12 +529,8 @@ class RemoteEngine:
         finally:
             self._waiting.pop(cid, None)
         error = reply.get("error")
-        if error == "expired":
-            raise EngineUnavailable(f"the engine saw {method} only after its deadline (not executed)")
-        if error == "LeaseLost":
-            raise EngineUnavailable(f"the engine lost its lease during {method} (nothing was written)")
         if error:
-            raise RemoteEngineError(method, error)
+            raise _failure(method, error)
         return codec.loads(reply["result"], sig.returns)
 
     async def _call_in_process(self, engine: EmbeddedEngine, method: str, kwargs: dict[str, Any]) -> Any:
@@ -540,18 +547,13 @@ class RemoteEngine:
             return await asyncio.wait_for(asyncio.shield(running), self.timeout_s)
         except asyncio.CancelledError:
             raise
-        except LeaseLost:
-            raise EngineUnavailable(f"the engine lost its lease during {method} (nothing was written)") \
-                from None
-        except TimeoutError:
-            if running.done():      # the engine's own timeout (a database's, say): a failure, not a wait
-                log.error("engine_rpc.failed", method=method, error="TimeoutError")
-                raise RemoteEngineError(method, "TimeoutError") from None
-            raise EngineUnavailable(f"the engine did not answer {method} within {self.timeout_s:g}s") \
-                from None
-        except Exception as exc:   # an unexpected failure: logged as the server logs it, the type name only
-            log.error("engine_rpc.failed", method=method, error=type(exc).__name__, where=_where(exc))
-            raise RemoteEngineError(method, type(exc).__name__) from None
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and not running.done():
+                raise EngineUnavailable(f"the engine did not answer {method} within {self.timeout_s:g}s") \
+                    from None
+            if not isinstance(exc, LeaseLost):  # an unexpected failure: logged as the server logs it
+                log.error("engine_rpc.failed", method=method, error=type(exc).__name__, where=_where(exc))
+            raise _failure(method, type(exc).__name__) from None
         finally:
             metrics.engine_command(method, time.perf_counter() - started, "in_process")
 

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.cluster import codec
 from bot.cluster.engine_rpc import (CMD_CONSUMER, CMD_GROUP, METHODS, EngineServer, EngineUnavailable,
-                                    LocalEngine, RemoteEngine, RemoteEngineError, cmd_stream, decode_events, events_stream, reply_stream)
+                                    LocalEngine, RemoteEngine, RemoteEngineError, cmd_stream, decode_events,
+                                    events_stream, reply_stream)
 from engine import api
 from engine.api import (ContractNote, ContractNoteLine, EngineEvent, EventKind, OrderRequest, OrderResult,
                         OrderStatus, OrderType, Rejection, Side, Trade)
