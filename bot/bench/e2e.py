@@ -13,8 +13,9 @@ open-loop. Replies are matched to turns per user in order afterwards (reply coun
 calibration user). A level is *sustained* when ≥ 95 % is answered within window + ``--grace``, reply
 p99 ≤ 2 s, no failed delivery and no error reply; stepping stops after the first level not sustained
 (``--all-levels`` goes on). Printed: sustained msgs/s, ack and reply p50/p99, CPU ms per message per process
-(``/proc``), RSS idle and after the run, and the GridWorks/baseline throughput ratio as the headline. When the
-load generator fell behind its schedule, the level says so: it measured the generator, not the server.
+(``/proc``), RSS idle and after the run, and the GridWorks/baseline throughput ratio as the headline, beside
+the ratio of their CPU per message (:func:`cpu_ratio`). When the load generator fell behind its schedule, the
+level says so: it measured the generator, not the server.
 
 ``--storm N``: instead of the levels, N onboarded users buy → PIN at once, then all tap Confirm at once (the
 PIN is asked on the next trading day, so the servers are restarted on it); orders/s and Confirm → fill reply p50/p99, against
@@ -381,10 +382,36 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         base_levels = base_fig.get("levels") or [{}]
         figures["ratio_is_upper_bound"] = bool(base_fig.get("every_level_held")
                                                or not base_levels[-1].get("loadgen_kept_up", True))
+    if gw and base_fig:
+        figures.update(cpu_ratio(base_fig, gw))
     gw_storm, base_storm = (gw or {}).get("storm") or {}, (base_fig or {}).get("storm") or {}
     if base_storm.get("orders_per_s"):
         figures["storm_ratio"] = round(gw_storm.get("orders_per_s", 0.0) / base_storm["orders_per_s"], 3)
     return figures
+
+
+#: Processes in a level's CPU figures that are neither the server under test nor part of it
+NOT_THE_SERVER = frozenset({"loadgen", "fake_graph", "redis", "postgres"})
+
+
+def cpu_ratio(baseline: dict[str, Any], gridworks: dict[str, Any]) -> dict[str, Any]:
+    """The baseline's CPU per message over GridWorks' own (its processes, not Redis' or PostgreSQL's), at the
+    highest offered rate both sustained. Both are measured in the same run on the same machine, so the figure
+    moves less with the machine's speed than CPU milliseconds do, and, unlike the throughput ratio, it does not
+    stop at what the load generator can offer. Empty when no level was held by both."""
+    def own(level: dict[str, Any]) -> float:
+        return sum(v for k, v in level["cpu_ms_per_msg"].items() if k not in NOT_THE_SERVER)
+
+    held = {lv["offered_per_s"]: lv for lv in baseline.get("levels", []) if lv.get("sustained")}
+    common = [lv for lv in gridworks.get("levels", []) if lv.get("sustained") and lv["offered_per_s"] in held]
+    if not common:
+        return {}
+    gw = max(common, key=lambda lv: lv["offered_per_s"])
+    base, mine = own(held[gw["offered_per_s"]]), own(gw)
+    if base <= 0 or mine <= 0:
+        return {}
+    return {"cpu_ratio": round(base / mine, 3), "cpu_ratio_at_per_s": gw["offered_per_s"],
+            "cpu_ms_per_msg_own": {"baseline": round(base, 2), "gridworks": round(mine, 2)}}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -392,7 +419,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if getattr(args, "json", False):
         return figures
     print(table(figures))
-    return {k: figures.get(k) for k in ("ratio", "storm_ratio") if k in figures}
+    return {k: figures.get(k) for k in ("ratio", "cpu_ratio", "storm_ratio") if k in figures}
 
 
 # -- presentation --------------------------------------------------------------------------------------------
@@ -437,6 +464,11 @@ def table(figures: dict[str, Any]) -> str:
         bound = (" (at most: the baseline's limit was not reached — it held every level, or the load "
                  "generator fell behind first)" if figures.get("ratio_is_upper_bound") else "")
         lines.append(f"HEADLINE GridWorks/baseline sustained throughput ratio: {figures['ratio']:g}{bound}")
+    if "cpu_ratio" in figures:
+        own = figures["cpu_ms_per_msg_own"]
+        lines.append(f"HEADLINE baseline/GridWorks CPU per message ratio: {figures['cpu_ratio']:g} (at "
+                     f"{figures['cpu_ratio_at_per_s']:g} msgs/s, both held: {own['baseline']:g} against "
+                     f"{own['gridworks']:g} ms, servers' own processes)")
     if "storm_ratio" in figures:
         lines.append(f"HEADLINE GridWorks/baseline confirm-storm orders/s ratio: {figures['storm_ratio']:g}")
     if figures.get("turn_costs"):
