@@ -33,18 +33,29 @@ class LanguageIdentifier:
         self.vsize = max(1, len(vocab))
         self.vocab = vocab
         self.markers = {lang: frozenset(m) for lang, m in markers.items()}
+        # the word model's log-probabilities, computed once (the model is fixed once trained; scoring a message
+        # then costs a lookup per word and language rather than a logarithm)
+        self._logp = {lang: {w: self._log_p(n, self.totals[lang]) for w, n in c.items()}
+                      for lang, c in self.counts.items()}
+        self._unseen = {lang: self._log_p(0, self.totals[lang]) for lang in self.counts}
         latin = [lang for lang, c in self.counts.items()
                  if lang == "en" or lang == "hi-Latn" or any(w.isascii() and w.isalpha() for w in c)]
         self.latin_langs = tuple(sorted(set(latin) | {"en", "hi-Latn"}))
 
-    def _score(self, lang: str, toks: list[str]) -> float:
-        c = self.counts.get(lang, {})
-        total = self.totals.get(lang, 0)
+    def _log_p(self, n: int, total: int) -> float:
+        return math.log((n + _ALPHA) / (total + _ALPHA * self.vsize))
+
+    def score(self, lang: str, toks: list[str]) -> float:
+        """Naive Bayes: the log-likelihood of ``toks`` under ``lang``'s word model (add-α smoothing over the whole
+        vocabulary; words no language knows count for none), plus a bonus per romanized marker word."""
+        logp = self._logp.get(lang, {})
+        unseen = self._unseen[lang] if lang in self._unseen else self._log_p(0, 0)
+        markers = self.markers.get(lang, ())
         score = 0.0
         for t in toks:
             if t in self.vocab:
-                score += math.log((c.get(t, 0) + _ALPHA) / (total + _ALPHA * self.vsize))
-            if t in self.markers.get(lang, ()):
+                score += logp.get(t, unseen)
+            if t in markers:
                 score += _MARKER_BONUS
         return score
 
@@ -61,7 +72,7 @@ class LanguageIdentifier:
         if len(candidates) == 1:
             return candidates[0]
         words = [t for t in toks if t[0].isalpha()]
-        scores = {lang: self._score(lang, words) for lang in candidates if lang in self.counts or lang == "en"}
+        scores = {lang: self.score(lang, words) for lang in candidates if lang in self.counts or lang == "en"}
         if not scores:
             return candidates[0]
         if latin_hint in scores:
