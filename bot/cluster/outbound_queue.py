@@ -280,7 +280,7 @@ class RedisOutbound:
 
     async def _append(self, items: Sequence[OutboundItem]) -> int:
         keys, values = self._keys_values(items)
-        return int(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
+        return sum(await self._enqueue(keys=keys, args=[str(KEY_TTL_S), "item", *values]))
 
     async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit,
                          ack: StreamAck | None) -> int:

@@ -16,13 +16,16 @@ from bot.batching import Coalescer
 
 # KEYS: mark_1, stream_1, mark_2, stream_2, …  ARGV: ttl, field, value_1, value_2, …
 # Each value is appended only if its mark was not set yet -- mark and append in one atomic step, so a
-# redelivery (or a retry after a crash) never enters the stream twice.
+# redelivery (or a retry after a crash) never enters the stream twice. Returns 1 (appended) or 0 (seen
+# before) per value, so the callers sharing one call each learn their own count.
 APPEND_ONCE = """
-local new = 0
+local new = {}
 for i = 1, #KEYS / 2 do
   if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[1]) then
     redis.call('XADD', KEYS[2 * i], '*', ARGV[2], ARGV[i + 2])
-    new = new + 1
+    new[i] = 1
+  else
+    new[i] = 0
   end
 end
 return new

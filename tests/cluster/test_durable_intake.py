@@ -12,6 +12,7 @@ import redis.asyncio as redis_asyncio
 
 from bot.cluster.intake import RedisIntake
 from handlers.messages import InboundMessage, Sender
+from tests.conftest import REDIS_URL
 from tests.support import payloads as p
 from tests.support.cluster import Cluster, post
 from tests.support.graph_api import FakeGraphAPI
@@ -44,6 +45,39 @@ async def test_appended_messages_survive_a_redis_crash_in_order_and_deduplicated
     assert [e.message.id for _, e in got] == [f"wamid.durable{i}" for i in range(50)]
     assert await intake.append([_msg(9)]) == 0, "the dedupe marks survived too"
     await client.aclose()
+
+
+async def test_concurrent_deliveries_share_an_append_and_each_learns_its_own_new_messages():
+    """Webhooks arriving while an append is on the wire go together in the next script call; each is still
+    told how many of *its* messages were new (a redelivery racing its original counts once), and the stream
+    holds them in the order the deliveries were handed in."""
+    import uuid
+
+    client = redis_asyncio.from_url(REDIS_URL)
+    prefix = f"co:{uuid.uuid4().hex[:8]}:"
+    intake = RedisIntake(client, partitions=1, prefix=prefix)
+    calls = []                                   # script calls, counted at redis-py's edge
+    evalsha = client.evalsha
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return evalsha(*args, **kwargs)
+
+    client.evalsha = counted
+    try:
+        deliveries = [[_msg(i)] for i in range(40)] + [[_msg(5), _msg(40)], [_msg(41), _msg(41)]]
+        counts = await asyncio.gather(*(intake.append(d) for d in deliveries))
+        assert counts[:40] == [1] * 40
+        assert counts[40:] == [1, 1], "the redelivered 5 counts for its first delivery only; 41 once"
+        assert 1 <= len(calls) <= 3, f"forty-two deliveries at once share a few script calls, not {len(calls)}"
+        got = await intake.read([0], "reader", count=100, block_ms=100)
+        assert [e.message.id for _, e in got] == [f"wamid.durable{i}" for i in range(42)]
+        assert await intake.append([_msg(0)]) == 0 and await intake.append([_msg(42)]) == 1
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 async def test_a_message_acknowledged_by_a_web_that_then_dies_is_answered(tmp_path, aof_redis, schema,
