@@ -18,6 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import structlog
 from redis.asyncio import Redis
 
+from bot.batching import Coalescer
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.streams import APPEND_ONCE, Groups, StreamAck, entry_order, stream_acks, text
 from bot.stores.redis_stores import COMMIT_LUA, TurnCommit, commit_args, commit_keys
@@ -186,37 +187,63 @@ _ENQUEUE_CHUNK = 200
 #: already: the wait only delays deleting it from the queue).
 ACK_LINGER_S = 0.01
 
-# KEYS: COMMIT_LUA's three, mark_1, stream_1, …, mark_n, stream_n, done stream (any key when none)
-# ARGV: COMMIT_LUA's seven, item ttl, field, intake group, done id ('' when none), local consumer ('' when
-#       none), send group, value_1, …
-# A turn done in one atomic step: its commit (only while the fence holds, else -1 and nothing written), its
-# replies appended once each (as APPEND_ONCE), its intake entry acknowledged. With a local consumer, the new
-# entries of stream_1 are also read into that consumer's pending list and returned, so the worker that owns
-# the partition hands them to its sender in memory instead of reading back what it has just written (a
-# missing group is no error: the entries then wait for the sender's own read).
-# Returns {new, entries read}.
+# One call ends one or more turns (of different partitions), each in the same atomic step of the script.
+# ARGV[1]: the number of turns; then, per turn, its keys and arguments, one after the other --
+# keys: COMMIT_LUA's three, mark_1, stream_1, …, mark_n, stream_n, done stream (any key when none);
+# args: COMMIT_LUA's seven, item ttl, field, intake group, done id ('' when none), local consumer ('' when
+#       none), send group, n, value_1, …, value_n.
+# A turn: its commit (only while its fence holds, else -1 and nothing of it written), its replies appended
+# once each (as APPEND_ONCE), its intake entry acknowledged. With a local consumer, the new entries of
+# stream_1 are also read into that consumer's pending list and returned, so the worker that owns the
+# partition hands them to its sender in memory instead of reading back what it has just written (a missing
+# group is no error: the entries then wait for the sender's own read).
+# Returns, per turn, -1 or {new, entries read}.
 TURN_DONE = COMMIT_LUA + """
-local new = 0
-for i = 1, (#KEYS - 4) / 2 do
-  if redis.call('SET', KEYS[2 * i + 2], '1', 'NX', 'EX', ARGV[8]) then
-    redis.call('XADD', KEYS[2 * i + 3], '*', ARGV[9], ARGV[i + 13])
-    new = new + 1
+local function turn_done(K, A, n)
+  if not commit(K, A) then return -1 end
+  local new = 0
+  for i = 1, n do
+    if redis.call('SET', K[2 * i + 2], '1', 'NX', 'EX', A[8]) then
+      redis.call('XADD', K[2 * i + 3], '*', A[9], A[i + 14])
+      new = new + 1
+    end
   end
+  if A[11] ~= '' then
+    redis.call('XACK', K[#K], A[10], A[11])
+    redis.call('XDEL', K[#K], A[11])
+  end
+  local read = {}
+  if new > 0 and A[12] ~= '' then
+    local r = redis.pcall('XREADGROUP', 'GROUP', A[13], A[12], 'COUNT', new + 64, 'STREAMS', K[5], '>')
+    if type(r) == 'table' and r[1] then read = r[1][2] end
+  end
+  return {new, read}
 end
-if ARGV[11] ~= '' then
-  redis.call('XACK', KEYS[#KEYS], ARGV[10], ARGV[11])
-  redis.call('XDEL', KEYS[#KEYS], ARGV[11])
+local out, k, a = {}, 0, 1
+for t = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a + 14])
+  local K, A = {}, {}
+  for i = 1, 2 * n + 4 do K[i] = KEYS[k + i] end
+  for i = 1, n + 14 do A[i] = ARGV[a + i] end
+  out[t] = turn_done(K, A, n)
+  k, a = k + 2 * n + 4, a + n + 14
 end
-local read = {}
-if new > 0 and ARGV[12] ~= '' then
-  local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[13], ARGV[12], 'COUNT', new + 64, 'STREAMS', KEYS[5], '>')
-  if type(r) == 'table' and r[1] then read = r[1][2] end
-end
-return {new, read}
+return out
 """
 
 #: ``take(partition, deliveries)``: entries a turn's script read into the local consumer's pending list.
 LocalTake = Callable[[int, list[Delivery]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _TurnJob:
+    """One turn's end, for :data:`TURN_DONE`: its first replies, its commit, its intake entry, and the local
+    consumer to read its new entries into ('' for none)."""
+
+    items: Sequence[OutboundItem]
+    commit: TurnCommit
+    ack: StreamAck | None
+    consumer: str
 
 
 class RedisOutbound:
@@ -233,6 +260,7 @@ class RedisOutbound:
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
         self._done = redis.register_script(TURN_DONE)
+        self._turns: Coalescer[_TurnJob] = Coalescer(self._turns_done)
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
         self._local: tuple[str, LocalTake] | None = None
@@ -284,20 +312,28 @@ class RedisOutbound:
 
     async def _turn_done(self, items: Sequence[OutboundItem], commit: TurnCommit,
                          ack: StreamAck | None) -> int:
-        keys, values = self._keys_values(items)
-        head = commit_keys(commit)
+        """Turns ending while another's script call is on the wire share the next call (each in its own
+        atomic step), so under load a turn pays a fraction of a round trip."""
         local = self._local if commit.fence is not None and len({i.partition for i in items}) == 1 else None
-        done = await self._done(
-            keys=[*head, *keys, ack.stream if ack else head[0]],
-            args=[*commit_args(commit), str(KEY_TTL_S), "item", ack.group if ack else "",
-                  ack.entry_id if ack else "", local[0] if local else "", GROUP, *values])
-        if not isinstance(done, list):          # COMMIT_LUA's -1: the fence no longer holds
+        done = await self._turns.submit(_TurnJob(items, commit, ack, local[0] if local else ""))
+        if not isinstance(done, list):          # -1: the fence no longer holds, nothing of it was written
             raise Superseded(commit.message_id)
         new, read = done
         if local is not None and read:
             local[1](items[0].partition, self._deliveries(
                 [(entry_id, dict(zip(fields[::2], fields[1::2]))) for entry_id, fields in read]))
         return int(new)
+
+    async def _turns_done(self, jobs: Sequence[_TurnJob]) -> list[Any]:
+        keys: list[str] = []
+        args: list[Any] = [len(jobs)]
+        for job in jobs:
+            item_keys, values = self._keys_values(job.items)
+            head, ack = commit_keys(job.commit), job.ack
+            keys += [*head, *item_keys, ack.stream if ack else head[0]]
+            args += [*commit_args(job.commit), str(KEY_TTL_S), "item", ack.group if ack else "",
+                     ack.entry_id if ack else "", job.consumer, GROUP, len(job.items), *values]
+        return list(await self._done(keys=keys, args=args))
 
     @staticmethod
     def _deliveries(raw: Sequence[Any]) -> list[Delivery]:

@@ -22,16 +22,19 @@ def _text(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-# KEYS[1..3]: session, journal entry, fence (the session key when none)
-# ARGV[1..7]: state, ttl, outcome, journal ttl, fence value, has state, has fence
-# State and journal written together, and only while the fence (the lease) still holds (else -1, nothing
-# written). The one commit: alone here, and at the head of the cluster's TURN_DONE script.
+# commit(K, A) -- K[1..3]: session, journal entry, fence (the session key when none);
+# A[1..7]: state, ttl, outcome, journal ttl, fence value, has state, has fence.
+# State and journal written together, and only while the fence (the lease) still holds (else false, nothing
+# written). The one commit: alone here (on KEYS and ARGV), and per turn in the cluster's TURN_DONE script.
 COMMIT_LUA = """
-if ARGV[7] == '1' and redis.call('GET', KEYS[3]) ~= ARGV[5] then return -1 end
-if ARGV[6] == '1' then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+local function commit(K, A)
+  if A[7] == '1' and redis.call('GET', K[3]) ~= A[5] then return false end
+  if A[6] == '1' then redis.call('SET', K[1], A[1], 'EX', A[2]) else redis.call('DEL', K[1]) end
+  redis.call('SET', K[2], A[3], 'EX', A[4])
+  return true
+end
 """
-_COMMIT = COMMIT_LUA + "return 1\n"
+_COMMIT = COMMIT_LUA + "if commit(KEYS, ARGV) then return 1 end\nreturn -1\n"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,14 @@ from bot.cluster.outbound_log import OutboundRecord, SqlOutboundLog
 from bot.cluster.partitions import partition_of
 from bot.cluster.reply_codec import reply_from_wire, reply_to_wire
 from bot.cluster.send_rate import LocalRateLimiter, RedisRateLimiter
-from bot.cluster.streams import ensure_group
+from bot.cluster.streams import StreamAck, ensure_group
 from bot.stores.redis_stores import TURN_SCOPE, RedisSessionStore, TurnScope
 from bot.stores.sql import SqlAuditLog, create_schema
 from bot.whatsapp.client import build_client, close_client
 from bot.whatsapp.sender import reply_sender
 from config.settings import WhatsAppConfig
 from engine.db import make_engine
+from handlers.ports import Superseded
 from handlers.replies import Button, Buttons, Document, ListReply, ListRow, Reply, Template, Text
 from tests.conftest import REDIS_URL
 from tests.support import payloads as p
@@ -522,6 +523,47 @@ async def test_a_turns_replies_reach_the_partitions_sender_in_memory_not_read_ba
     await env.queue.enqueue([env.item("push:x:0", to, "pushed")])
     await asyncio.sleep(0.3)
     assert env.graph.bodies(to)[-1] == "h2-1" and await env.depth() == 1
+
+
+@pytest.mark.parametrize("env", ["redis"], indirect=True)
+async def test_turns_ending_at_once_share_a_script_call_and_a_lost_fence_supersedes_only_its_own(env: Env):
+    """Turns of three partitions end at once: they share the script's calls, yet each is its own atomic
+    step -- the turn whose partition moved to another worker writes nothing (no journal, no reply, its intake
+    entry still pending) and is told so, while the other two commit, queue their reply and ack their entry."""
+    users = {}
+    for n in range(100):
+        users.setdefault(partition_of(f"91980000{n:04d}", 4), f"91980000{n:04d}")
+    (p1, u1), (p2, u2), (lost, u3) = sorted(users.items())[:3]
+    entries = {}
+    for part in (p1, p2, lost):
+        await env.redis.set(f"{env.prefix}lease:{part}", "w1#1" if part != lost else "w2#2")
+        stream = f"{env.prefix}in:{part}"
+        await ensure_group(env.redis, stream, "workers")
+        await env.redis.xadd(stream, {"m": "x"})
+        [[_, [(entry_id, _)]]] = await env.redis.xreadgroup("workers", "w1", {stream: ">"})
+        entries[part] = StreamAck(stream, "workers", entry_id.decode())
+    commits = {part: await _turn_commit(env, user, f"wamid.t{part}", (f"{env.prefix}lease:{part}", "w1#1"))
+               for part, user in ((p1, u1), (p2, u2), (lost, u3))}
+    calls = []
+    evalsha = env.redis.evalsha
+
+    def counted(*args, **kwargs):
+        calls.append(args[0])
+        return evalsha(*args, **kwargs)
+
+    env.redis.evalsha = counted
+    results = await asyncio.gather(*(
+        env.queue.enqueue([env.item(f"wamid.t{part}:0", user, f"t{part}")], ack=entries[part],
+                          commit=commits[part])
+        for part, user in ((p1, u1), (p2, u2), (lost, u3))), return_exceptions=True)
+    assert results[:2] == [1, 1] and isinstance(results[2], Superseded), results
+    assert 1 <= len(calls) < 3, "three turns ending at once share the script's calls"
+    for part in (p1, p2, lost):
+        written = part != lost
+        assert await env.redis.exists(commits[part].journal_key) == written
+        assert await env.redis.xlen(env.queue.stream(part)) == written
+        pending = await env.redis.xpending(entries[part].stream, "workers")
+        assert pending["pending"] == (0 if written else 1)
 
 
 @pytest.mark.parametrize("env", ["redis"], indirect=True)
