@@ -88,12 +88,13 @@ class TurnWorker:
         async with self._partition_lock(p):
             if p in self._queues or p not in self._own.owned():
                 return
+            tenure = self._own.fence(p)
             q: asyncio.Queue = asyncio.Queue()
             for entry in await self._intake.claim(p, self._consumer):
                 q.put_nowait((entry, True))
                 self._buffered += 1
             self._queues[p] = q          # only now may the reader add new entries: after the older ones
-            self._runners[p] = asyncio.create_task(self._run_partition(p, q), name=f"partition-{p}")
+            self._runners[p] = asyncio.create_task(self._run_partition(p, q, tenure), name=f"partition-{p}")
             if self._on_partition is not None:
                 await self._on_partition(p, True)
 
@@ -153,34 +154,39 @@ class TurnWorker:
                 q.put_nowait((entry, False))
                 self._buffered += 1
 
-    async def _run_partition(self, p: int, q: asyncio.Queue) -> None:
+    async def _run_partition(self, p: int, q: asyncio.Queue, tenure: tuple[str, str] | None) -> None:
+        """Runs the entries queued under one tenure of the partition's lease, in order. Once the tenure has
+        ended (even if this worker holds the partition again, under a new one), the rest are left pending:
+        the next tenure's run claims them with any entry a turn could not commit, oldest first -- running
+        them here would answer a user's later messages before an earlier one."""
         while True:
             item = await q.get()
             if item is None:
                 return
             self._buffered -= 1
             entry, retry = item
-            if p not in self._own.owned():
-                continue                 # no longer ours: the next owner takes it over
+            if self._own.fence(p) != tenure:
+                continue                 # the tenure ended: the next one takes it over
             if self._gate is not None:
                 async with self._gate:
-                    await self._run_counted(p, entry, retry)
+                    await self._run_counted(p, entry, retry, tenure)
             else:
-                await self._run_counted(p, entry, retry)
+                await self._run_counted(p, entry, retry, tenure)
 
-    async def _run_counted(self, p: int, entry: Entry, retry: bool) -> None:
+    async def _run_counted(self, p: int, entry: Entry, retry: bool, tenure: tuple[str, str] | None) -> None:
         self.active += 1
         try:
-            await self._run_until_done(p, entry, retry)
+            await self._run_until_done(p, entry, retry, tenure)
         finally:
             self.active -= 1
 
-    async def _run_until_done(self, p: int, entry: Entry, retry: bool) -> None:
-        """Run one entry until it is acknowledged, or the partition is no longer ours. A failure here is the
-        infrastructure's (the dispatcher answers a handler's own errors with an apology): the database or
-        Redis is down. The entry is tried again, as a retry, before anything behind it (arrival order)."""
+    async def _run_until_done(self, p: int, entry: Entry, retry: bool, tenure: tuple[str, str] | None) -> None:
+        """Run one entry until it is acknowledged, or the tenure it was queued under has ended. A failure here
+        is the infrastructure's (the dispatcher answers a handler's own errors with an apology): the database
+        or Redis is down. The entry is tried again, as a retry, before anything behind it (arrival order)."""
         delay = RETRY_FIRST_S
-        while p in self._own.owned() and not self._stopping:
+        # (run_entry fences its commit with the tenure read before its first await: this one)
+        while self._own.fence(p) == tenure and not self._stopping:
             try:
                 await self.run_entry(p, entry, retry=retry)
                 return

@@ -129,3 +129,62 @@ async def test_read_receipts_only_where_the_reply_does_not_say_it(runtime, monke
     messages = [msg("fast", phone, "fast"), msg("slow", phone, "slow"), msg("quiet", phone, "quiet")]
     await run_worker(runtime, router, messages, MemoryOutbound(partitions=4), on_read=on_read)
     assert sorted(reads) == [("quiet", False), ("slow", True)]
+
+
+async def test_a_turn_whose_tenure_ended_is_run_again_before_the_messages_queued_behind_it(runtime):
+    """The partition's lease lapses during a user's first turn and this same worker takes it again (a new
+    tenure): that turn cannot commit, and the messages already queued behind it must not be answered before
+    it. The new tenure's run claims all three, oldest first. (Seen with two servers starved of CPU: a
+    consent tap answered after the PIN and the order that followed it.) Real Redis: intake, ownership,
+    session store and send queue."""
+    import uuid
+
+    import redis.asyncio as redis_asyncio
+
+    from bot.cluster.intake import RedisIntake
+    from bot.cluster.outbound_queue import RedisOutbound
+    from bot.cluster.ownership import RedisOwnership
+    from bot.stores.redis_stores import RedisSessionStore
+    from tests.conftest import REDIS_URL
+
+    client = redis_asyncio.from_url(REDIS_URL)
+    prefix = f"tenure:{uuid.uuid4().hex[:8]}:"
+    intake = RedisIntake(client, partitions=1, prefix=prefix)
+    ownership = RedisOwnership(client, worker_id="w1", partitions=1, lease_s=0.6, prefix=prefix)
+    router = Router("t")
+    seen: list[str] = []
+
+    @router.fallback()
+    async def answer(ctx):
+        seen.append(ctx.message.id)
+        if seen == ["m1"]:                      # the lease lapses mid-turn; the worker takes it again
+            before = ownership.fence(0)
+            await client.delete(f"{prefix}own:0")
+            for _ in range(100):
+                if ownership.fence(0) != before and 0 in ownership.owned():
+                    break
+                await asyncio.sleep(0.02)
+        return Text(f"answer to {ctx.text}")
+
+    dispatcher = Dispatcher(router=router, services=runtime.services,
+                            sessions=RedisSessionStore(client, prefix=prefix), audit=runtime.audit)
+    worker = TurnWorker(dispatcher=dispatcher, intake=intake, ownership=ownership,
+                        messenger=OutboundMessenger(RedisOutbound(client, prefix=prefix, partitions=1),
+                                                    partitions=1), consumer="w1", lease_s=0.6)
+    phone = "919800000204"
+    await intake.append([msg("m1", phone, "one"), msg("m2", phone, "two"), msg("m3", phone, "three")])
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        for _ in range(300):
+            await asyncio.sleep(0.02)
+            if len(seen) >= 4 and (await client.xpending(intake.stream(0), "workers"))["pending"] == 0:
+                break
+    finally:
+        stop.set()
+        await task
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+    assert seen[0] == "m1" and seen[1:] == ["m1", "m2", "m3"], seen
