@@ -183,6 +183,8 @@ class MemoryOutbound:
 
 
 _ENQUEUE_CHUNK = 200
+#: Turns ended by one TURN_DONE call at most
+_TURNS_PER_CALL = 64
 #: How long a sent entry's ack waits to ride the next batch of sent marks (it is sent, audited and marked
 #: already: the wait only delays deleting it from the queue).
 ACK_LINGER_S = 0.01
@@ -260,7 +262,8 @@ class RedisOutbound:
         self._reclaim_idle_ms = reclaim_idle_ms
         self._enqueue = redis.register_script(APPEND_ONCE)
         self._done = redis.register_script(TURN_DONE)
-        self._turns: Coalescer[_TurnJob] = Coalescer(self._turns_done)
+        # (a bound on one script's run: Redis serves nobody else while it runs)
+        self._turns: Coalescer[_TurnJob] = Coalescer(self._turns_done, max_batch=_TURNS_PER_CALL)
         self._groups = Groups(redis, GROUP)
         self._acks = stream_acks(redis)
         self._local: tuple[str, LocalTake] | None = None
