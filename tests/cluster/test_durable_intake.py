@@ -14,6 +14,7 @@ from bot.cluster.intake import RedisIntake
 from handlers.messages import InboundMessage, Sender
 from tests.conftest import REDIS_URL
 from tests.support import payloads as p
+from tests.support.redis_calls import count_script_calls
 from tests.support.cluster import Cluster, post
 from tests.support.graph_api import FakeGraphAPI
 from tests.support.redis_server import AofRedis
@@ -56,14 +57,7 @@ async def test_concurrent_deliveries_share_an_append_and_each_learns_its_own_new
     client = redis_asyncio.from_url(REDIS_URL)
     prefix = f"co:{uuid.uuid4().hex[:8]}:"
     intake = RedisIntake(client, partitions=1, prefix=prefix)
-    calls = []                                   # script calls, counted at redis-py's edge
-    evalsha = client.evalsha
-
-    def counted(*args, **kwargs):
-        calls.append(args[0])
-        return evalsha(*args, **kwargs)
-
-    client.evalsha = counted
+    calls = count_script_calls(client)
     try:
         deliveries = [[_msg(i)] for i in range(40)] + [[_msg(5), _msg(40)], [_msg(41), _msg(41)]]
         counts = await asyncio.gather(*(intake.append(d) for d in deliveries))

@@ -40,6 +40,7 @@ from handlers.ports import Superseded
 from handlers.replies import Button, Buttons, Document, ListReply, ListRow, Reply, Template, Text
 from tests.conftest import REDIS_URL
 from tests.support import payloads as p
+from tests.support.redis_calls import count_script_calls
 from tests.support.graph_api import FakeGraphAPI
 from tests.support.graph_api import _error as meta_error
 
@@ -544,14 +545,7 @@ async def test_turns_ending_at_once_share_a_script_call_and_a_lost_fence_superse
         entries[part] = StreamAck(stream, "workers", entry_id.decode())
     commits = {part: await _turn_commit(env, user, f"wamid.t{part}", (f"{env.prefix}lease:{part}", "w1#1"))
                for part, user in ((p1, u1), (p2, u2), (lost, u3))}
-    calls = []
-    evalsha = env.redis.evalsha
-
-    def counted(*args, **kwargs):
-        calls.append(args[0])
-        return evalsha(*args, **kwargs)
-
-    env.redis.evalsha = counted
+    calls = count_script_calls(env.redis)
     results = await asyncio.gather(*(
         env.queue.enqueue([env.item(f"wamid.t{part}:0", user, f"t{part}")], ack=entries[part],
                           commit=commits[part])
